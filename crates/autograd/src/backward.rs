@@ -1,0 +1,193 @@
+//! Reverse-mode backward: the walk over the tape and the gradients it returns.
+
+use smallvec::SmallVec;
+
+use crate::kernels::broadcast::sum_to_shape;
+use crate::kernels::elementwise::add_assign;
+use crate::op::BackwardContext;
+use crate::tensor::full;
+use crate::{BackwardError, Real, Tape, Tensor, Var};
+
+/// The gradients computed by one backward pass, indexed by variable.
+///
+/// Holds the gradient of every leaf made with [`Tape::var`] that the output depends on, and of
+/// every variable marked with [`Var::retain_grad`]. Asking for any other variable (a constant,
+/// an intermediate value, a leaf the output does not depend on) gives `None`.
+pub struct Gradients<T: Real> {
+    tape_id: u64,
+    grads: Vec<Option<Tensor<T>>>,
+}
+
+impl<T: Real> std::fmt::Debug for Gradients<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gradients")
+            .field("tape_id", &self.tape_id)
+            .field("count", &self.grads.iter().flatten().count())
+            .finish()
+    }
+}
+
+impl<T: Real> Gradients<T> {
+    #[track_caller]
+    fn slot(&self, var: Var<'_, T>) -> Option<&Option<Tensor<T>>> {
+        assert_eq!(
+            var.tape.id(),
+            self.tape_id,
+            "Gradients::get: the variable belongs to another tape than the one backward ran on"
+        );
+        self.grads.get(var.index as usize)
+    }
+
+    /// The gradient of the output with respect to `var`, shaped like `var`; `None` when the
+    /// output does not depend on it or it is not kept.
+    #[track_caller]
+    pub fn get(&self, var: Var<'_, T>) -> Option<&Tensor<T>> {
+        self.slot(var).and_then(|g| g.as_ref())
+    }
+
+    /// Takes the gradient out (no copy), leaving `None` behind.
+    #[track_caller]
+    pub fn take(&mut self, var: Var<'_, T>) -> Option<Tensor<T>> {
+        assert_eq!(
+            var.tape.id(),
+            self.tape_id,
+            "Gradients::take: the variable belongs to another tape than the one backward ran on"
+        );
+        self.grads
+            .get_mut(var.index as usize)
+            .and_then(Option::take)
+    }
+
+    /// The gradient by node index (see [`Var::index`]).
+    pub fn get_index(&self, index: usize) -> Option<&Tensor<T>> {
+        self.grads.get(index).and_then(|g| g.as_ref())
+    }
+
+    /// How many gradients are held.
+    pub fn len(&self) -> usize {
+        self.grads.iter().flatten().count()
+    }
+
+    /// Whether no gradient is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T: Real> Tape<T> {
+    /// Differentiates `output`, which must have exactly one element (a loss).
+    ///
+    /// # Panics
+    /// If `output` has more than one element; reduce it first, or use
+    /// [`backward_with`](Tape::backward_with) with a seed gradient, or
+    /// [`try_backward`](Tape::try_backward) for a `Result`.
+    #[track_caller]
+    pub fn backward(&self, output: Var<'_, T>) -> Gradients<T> {
+        match self.try_backward(output) {
+            Ok(g) => g,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`backward`](Tape::backward), returning an error for a non-scalar output.
+    #[track_caller]
+    pub fn try_backward(&self, output: Var<'_, T>) -> Result<Gradients<T>, BackwardError> {
+        self.check_owns(output);
+        let shape = output.shape();
+        if shape.iter().product::<usize>() != 1 {
+            return Err(BackwardError::NotScalar { shape });
+        }
+        Ok(self.run_backward(output.index as usize, full(&shape, T::one())))
+    }
+
+    /// Backward from `output` with the gradient `seed` (shaped like `output`) flowing into it:
+    /// computes the vector-Jacobian product `seed^T J` for every leaf.
+    #[track_caller]
+    pub fn backward_with(&self, output: Var<'_, T>, seed: Tensor<T>) -> Gradients<T> {
+        self.check_owns(output);
+        let shape = output.shape();
+        if seed.shape() != shape.as_slice() {
+            panic!(
+                "{}",
+                BackwardError::SeedShape {
+                    seed: seed.shape().to_vec(),
+                    output: shape,
+                }
+            );
+        }
+        self.run_backward(output.index as usize, seed)
+    }
+
+    fn run_backward(&self, root: usize, seed: Tensor<T>) -> Gradients<T> {
+        let nodes = self.nodes.borrow();
+        let mut grads: Vec<Option<Tensor<T>>> = Vec::new();
+        grads.resize_with(root + 1, || None);
+        if nodes[root].requires_grad {
+            grads[root] = Some(seed);
+        }
+        for i in (0..=root).rev() {
+            let Some(grad) = grads[i].take() else {
+                continue;
+            };
+            let node = &nodes[i];
+            if let Some(op) = &node.op {
+                let inputs: SmallVec<[&Tensor<T>; 4]> = node
+                    .inputs
+                    .iter()
+                    .map(|&j| &nodes[j as usize].value)
+                    .collect();
+                let needs: SmallVec<[bool; 4]> = node
+                    .inputs
+                    .iter()
+                    .map(|&j| nodes[j as usize].requires_grad)
+                    .collect();
+                let ctx = BackwardContext::new(&inputs, &node.value, &grad, &needs);
+                let input_grads = op.backward(&ctx);
+                assert_eq!(
+                    input_grads.len(),
+                    inputs.len(),
+                    "{}: backward returned {} gradients for {} inputs",
+                    node.kind.name(),
+                    input_grads.len(),
+                    inputs.len()
+                );
+                for (k, g) in input_grads.into_iter().enumerate() {
+                    let (Some(g), true) = (g, needs[k]) else {
+                        continue;
+                    };
+                    let j = node.inputs[k] as usize;
+                    let target = nodes[j].value.shape();
+                    let g = if g.shape() == target {
+                        g
+                    } else {
+                        sum_to_shape(&g, target).unwrap_or_else(|| {
+                            panic!(
+                                "{}: backward returned a gradient of shape {:?} for input {k} of \
+                                 shape {:?}; a gradient must have the input's shape or a shape \
+                                 that broadcasts from it",
+                                node.kind.name(),
+                                g.shape(),
+                                target
+                            )
+                        })
+                    };
+                    match &mut grads[j] {
+                        Some(acc) => add_assign(acc, &g),
+                        slot @ None => *slot = Some(g),
+                    }
+                }
+            }
+            if node.op.is_none() || node.retain_grad {
+                // Leaves keep their gradient for the caller; intermediates free theirs here,
+                // as soon as their own backward has consumed it.
+                if node.requires_grad {
+                    grads[i] = Some(grad);
+                }
+            }
+        }
+        Gradients {
+            tape_id: self.id(),
+            grads,
+        }
+    }
+}

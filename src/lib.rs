@@ -1,0 +1,17 @@
+//! # tapegrad
+//!
+//! Tape-based reverse-mode automatic differentiation in Rust, with the layers, optimizers and
+//! data sets that the classic deep-learning books and courses use.
+//!
+//! This crate re-exports the three parts of the project:
+//!
+//! * [`autograd`]: n-d arrays, ops recorded on a [`Tape`](autograd::Tape), reverse-mode
+//!   backward and finite-difference [`gradcheck`](autograd::gradcheck);
+//! * [`nn`]: layers, initialisers, losses, optimizers, schedules and a Keras-like model;
+//! * [`datasets`]: MNIST, Fashion-MNIST and notMNIST, downloaded, verified, cached and parsed.
+
+pub use tapegrad_autograd as autograd;
+pub use tapegrad_datasets as datasets;
+pub use tapegrad_nn as nn;
+
+pub use tapegrad_autograd::{Gradients, Real, Tape, Tensor, Var};
