@@ -63,6 +63,10 @@ impl<T: Real> Gradients<T> {
         self.grads.get(index).and_then(|g| g.as_ref())
     }
 
+    pub(crate) fn tape_id(&self) -> u64 {
+        self.tape_id
+    }
+
     /// How many gradients are held.
     pub fn len(&self) -> usize {
         self.grads.iter().flatten().count()
