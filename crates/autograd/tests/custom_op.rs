@@ -93,6 +93,7 @@ fn gradcheck_rejects_a_wrong_backward_and_says_where() {
         other => panic!("expected a mismatch, got {other:?}"),
     }
     let message = err.to_string();
+    println!("{message}");
     assert!(
         message.contains("analytic") && message.contains("numerical"),
         "{message}"
