@@ -6,3 +6,9 @@
 #![warn(missing_docs)]
 
 pub use tapegrad_autograd as autograd;
+
+pub mod error;
+pub mod ewma;
+pub mod init;
+pub mod optim;
+pub mod schedule;

@@ -1,0 +1,280 @@
+//! Typed errors of everything that touches files or saved state.
+//!
+//! Programmer errors (a layer given the wrong shape, a model used before `compile`) panic with a
+//! message instead; these errors are for what a correct program can still meet at run time: a
+//! missing or damaged file, a file saved from another model.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// A tensor whose shape in a file differs from the model's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShapeMismatch {
+    /// The parameter's name.
+    pub name: String,
+    /// The model's shape.
+    pub expected: Vec<usize>,
+    /// The file's shape.
+    pub found: Vec<usize>,
+}
+
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+fn describe_mismatch(
+    missing: &[String],
+    unexpected: &[String],
+    shapes: &[ShapeMismatch],
+    dtypes: &[(String, String)],
+) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!(
+            "the model's parameters {} are not in the file",
+            list(missing)
+        ));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!(
+            "the file's tensors {} are not parameters of the model",
+            list(unexpected)
+        ));
+    }
+    for s in shapes.iter().take(8) {
+        parts.push(format!(
+            "'{}' has shape {:?} in the file but {:?} in the model",
+            s.name, s.found, s.expected
+        ));
+    }
+    for (name, dtype) in dtypes.iter().take(8) {
+        parts.push(format!(
+            "'{name}' is stored as {dtype}, which cannot be read as floating point numbers"
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Why weights could not be saved or loaded.
+#[derive(Debug, Error)]
+pub enum WeightsError {
+    /// Reading, writing or renaming the file failed.
+    #[error("cannot {action} '{path}': {source}")]
+    Io {
+        /// What was being done ("read", "write", "rename to").
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid safetensors file.
+    #[error(
+        "'{path}' is not a valid safetensors file ({message}); it may be truncated or not a \
+         weights file at all: save the weights again with save_weights"
+    )]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// The file's tensors do not fit the model. Nothing was loaded.
+    #[error(
+        "'{path}' does not fit this model: {details}. Nothing was loaded. The file was saved \
+         from a model with other layers or sizes: build the same model as the one that saved \
+         it (compare the file's names with the model's `named_shapes()`), or load it with \
+         `load_weights_partial` to take only the tensors that fit",
+        details = describe_mismatch(missing, unexpected, shapes, dtypes)
+    )]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// Model parameters the file lacks.
+        missing: Vec<String>,
+        /// File tensors the model lacks.
+        unexpected: Vec<String>,
+        /// Tensors present in both with different shapes.
+        shapes: Vec<ShapeMismatch>,
+        /// Tensors whose element type cannot be read (name, type).
+        dtypes: Vec<(String, String)>,
+    },
+    /// Two parameters of the model have the same name, so a file cannot tell them apart.
+    #[error(
+        "the model has two parameters named '{name}'; give every parameter a distinct name \
+         (Sequential names its layers' parameters layer0.weight, layer1.weight, ...)"
+    )]
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+    },
+    /// The safetensors writer refused the data.
+    #[error("cannot encode the weights for '{path}': {message}")]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// What the writer said.
+        message: String,
+    },
+}
+
+/// Why an optimizer state could not be restored.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum OptimizerStateError {
+    /// The state was saved by another kind of optimizer.
+    #[error(
+        "the saved optimizer state is for '{found}' but this optimizer is '{expected}'; compile \
+         the model with the same optimizer as the run that saved it"
+    )]
+    WrongKind {
+        /// This optimizer.
+        expected: String,
+        /// The saved one.
+        found: String,
+    },
+    /// A saved entry this optimizer does not know.
+    #[error("the saved '{kind}' state has an entry '{name}' that this optimizer does not know")]
+    UnknownEntry {
+        /// The saved optimizer kind.
+        kind: String,
+        /// The entry.
+        name: String,
+    },
+    /// A needed entry is missing.
+    #[error("the saved optimizer state lacks '{name}'; the checkpoint is incomplete")]
+    MissingEntry {
+        /// The entry.
+        name: String,
+    },
+    /// A buffer has another shape than its parameter.
+    #[error("the saved optimizer buffer '{name}' has shape {found:?}, its parameter {expected:?}")]
+    ShapeMismatch {
+        /// The buffer.
+        name: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The buffer's shape.
+        found: Vec<usize>,
+    },
+}
+
+/// Why a checkpoint could not be saved or restored.
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    /// The weights part failed (I/O, format, or a model that does not fit).
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// The optimizer part does not fit the model's optimizer.
+    #[error("checkpoint '{path}': {source}")]
+    Optimizer {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: OptimizerStateError,
+    },
+    /// The file lacks a record a checkpoint must have.
+    #[error(
+        "'{path}' is not a tapegrad checkpoint: it has no '{key}' record (a file written by \
+         save_weights holds weights only; load it with load_weights)"
+    )]
+    NotACheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// The missing record.
+        key: String,
+    },
+    /// A record has a value that cannot be read.
+    #[error("checkpoint '{path}': the record '{key}' = '{value}' cannot be read")]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// The record.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+    /// The model has a different number of random streams (dropout layers) than the checkpoint.
+    #[error(
+        "checkpoint '{path}' holds {found} random streams but the model has {expected} (one per \
+         dropout layer); build the same model as the one that saved it"
+    )]
+    RandomStreams {
+        /// The file.
+        path: PathBuf,
+        /// The model's count.
+        expected: usize,
+        /// The file's count.
+        found: usize,
+    },
+    /// The freshly written file did not read back the same; the previous checkpoint was kept.
+    #[error(
+        "the checkpoint written to '{path}' did not read back correctly ({message}); the \
+         previous checkpoint was left in place. Check the disk (space, errors) and save again"
+    )]
+    Verify {
+        /// The temporary file.
+        path: PathBuf,
+        /// What differed.
+        message: String,
+    },
+}
+
+/// Why a plot could not be drawn.
+#[derive(Debug, Error)]
+pub enum PlotError {
+    /// The file extension names no supported format.
+    #[error("cannot plot to '{path}': the file name must end in .png or .svg")]
+    Format {
+        /// The file.
+        path: PathBuf,
+    },
+    /// There is nothing to plot.
+    #[error("nothing to plot: {message}")]
+    Empty {
+        /// What is missing.
+        message: String,
+    },
+    /// The drawing backend failed.
+    #[error("cannot draw '{path}': {message}")]
+    Draw {
+        /// The file.
+        path: PathBuf,
+        /// The backend's error.
+        message: String,
+    },
+}
+
+/// Why training stopped with an error.
+#[derive(Debug, Error)]
+pub enum FitError {
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Weights could not be written or read.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// A plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// A user callback failed.
+    #[error("callback '{callback}' failed: {message}")]
+    Callback {
+        /// The callback's name.
+        callback: String,
+        /// What went wrong.
+        message: String,
+    },
+}
