@@ -14,4 +14,6 @@ pub use tapegrad_autograd as autograd;
 pub use tapegrad_datasets as datasets;
 pub use tapegrad_nn as nn;
 
+pub mod pyfmt;
+
 pub use tapegrad_autograd::{Gradients, Real, Tape, Tensor, Var};

@@ -5,3 +5,4 @@
 pub mod broadcast;
 pub mod elementwise;
 pub mod gemm;
+pub mod softmax;

@@ -188,7 +188,6 @@ into_op_kind!(
 
 /// Resolves an axis argument for an array of `ndim` dimensions: `0..ndim` as is, negative
 /// values counting from the end (`-1` is the last axis), like numpy.
-#[allow(dead_code)] // for the axis-taking families
 pub(crate) fn resolve_axis(op: &str, axis: isize, shape: &[usize]) -> Result<usize, OpError> {
     let ndim = shape.len() as isize;
     let resolved = if axis < 0 { axis + ndim } else { axis };
