@@ -7,8 +7,20 @@
 
 pub use tapegrad_autograd as autograd;
 
+pub mod callback;
+pub mod checkpoint;
 pub mod error;
+pub mod history;
+pub mod io;
+pub mod layer;
+pub mod loss;
+pub mod metric;
+pub mod model;
+mod module;
+pub mod targets;
 pub mod ewma;
 pub mod init;
 pub mod optim;
+pub mod progress;
 pub mod schedule;
+pub use module::Module;

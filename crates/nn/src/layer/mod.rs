@@ -1,0 +1,27 @@
+//! Layers: the building blocks of models, each a [`Module`](crate::Module).
+//!
+//! | layer | what |
+//! |---|---|
+//! | [`Sequential`] | layers applied in order; names parameters `layer0.weight`, ... |
+//! | [`Linear`] (alias [`Dense`]) | `x @ W + b`, weight stored `[in, out]` |
+//! | [`Relu`], [`Sigmoid`], [`Tanh`], [`Softmax`], [`LeakyRelu`], [`LogSoftmax`] | activations |
+//! | [`Lambda`] | any function of one variable |
+
+mod activation;
+// TEMP mod linear;
+mod lambda;
+mod sequential;
+
+pub use activation::{LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use lambda::Lambda;
+// TEMP pub use linear::{Dense, Linear};
+pub use sequential::Sequential;
+
+/// The name a layer goes by in messages: its parameter's owner (`layer0` for
+/// `layer0.weight`), or the layer type when it has no prefix.
+pub(crate) fn owner_name(param_name: &str, kind: &str) -> String {
+    match param_name.rsplit_once('.') {
+        Some((owner, _)) => format!("{kind} {owner}"),
+        None => kind.to_string(),
+    }
+}
