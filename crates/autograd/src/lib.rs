@@ -44,6 +44,7 @@ pub use backward::Gradients;
 pub use error::{BackwardError, OpError};
 pub use inspect::NodeInfo;
 pub use op::{BackwardContext, Op};
+pub use ops::conv::Conv2dOptions;
 pub use ops::OpKind;
 pub use param::Param;
 pub use real::Real;

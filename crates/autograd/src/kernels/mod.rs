@@ -1,8 +1,10 @@
-//! Array-level compute shared by the ops: broadcasting, elementwise loops and GEMM.
+//! Array-level compute shared by the ops: broadcasting, elementwise loops, GEMM, im2col and
+//! softmax.
 //!
 //! Nothing here knows about tapes; ops call these from their forward and backward.
 
 pub mod broadcast;
 pub mod elementwise;
 pub mod gemm;
+pub mod im2col;
 pub mod softmax;

@@ -1,7 +1,7 @@
 //! The built-in ops, one family per file.
 //!
 //! Each family file holds, for each op: the [`Op`](crate::Op) implementation (the formula
-//! and its derivative in the doc comment), the [`Var`](crate::Var) methods that record it, and
+//! and its derivative in the doc comment), the [`Var`] methods that record it, and
 //! its gradcheck cases. The [`OpKind`] enum names every built-in op; the gradcheck registry
 //! matches on it exhaustively, so an op cannot be added without cases to check it.
 
