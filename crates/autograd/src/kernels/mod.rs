@@ -1,7 +1,8 @@
-//! Array-level compute shared by the ops: broadcasting, elementwise loops and GEMM.
+//! Array-level compute shared by the ops: broadcasting, elementwise loops, reductions and GEMM.
 //!
 //! Nothing here knows about tapes; ops call these from their forward and backward.
 
 pub mod broadcast;
 pub mod elementwise;
 pub mod gemm;
+pub mod reduce;
