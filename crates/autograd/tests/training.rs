@@ -12,7 +12,10 @@ fn uniform(shape: &[usize], seed: u64) -> Tensor<f64> {
 
 fn sgd(params: &mut [&mut Param<f64>], grads: &tapegrad_autograd::Gradients<f64>, lr: f64) {
     for p in params.iter_mut() {
-        let g = grads.param(p).expect("every parameter gets a gradient").clone();
+        let g = grads
+            .param(p)
+            .expect("every parameter gets a gradient")
+            .clone();
         p.value_mut().zip_mut_with(&g, |w, g| *w -= lr * g);
     }
 }

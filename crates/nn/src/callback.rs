@@ -29,10 +29,7 @@ pub struct Logs {
 impl Logs {
     /// The value of this name.
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.values
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|&(_, v)| v)
+        self.values.iter().find(|(n, _)| n == name).map(|&(_, v)| v)
     }
 }
 
@@ -249,7 +246,12 @@ impl<T: Real> Callback<T> for EarlyStopping<T> {
             self.wait = 0;
             if self.restore_best {
                 // Shares the buffers; the next optimizer step copies them (copy-on-write).
-                self.best_weights = ctx.module.params().iter().map(|p| p.value().clone()).collect();
+                self.best_weights = ctx
+                    .module
+                    .params()
+                    .iter()
+                    .map(|p| p.value().clone())
+                    .collect();
             }
         } else {
             self.wait += 1;

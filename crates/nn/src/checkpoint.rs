@@ -42,7 +42,7 @@ pub struct Checkpoint<T: Real> {
     pub weights: Vec<(String, Tensor<T>)>,
     /// The optimizer's state, if one was saved.
     pub optimizer: Option<OptimizerState<T>>,
-    /// The states of the model's random streams, in [`Module::random_streams`] order.
+    /// The states of the model's random streams, in [`Module::random_states`] order.
     pub random_states: Vec<u64>,
     /// Loss and metrics of the epochs done.
     pub history: History,
@@ -60,7 +60,7 @@ impl<T: Real> Checkpoint<T> {
             epoch,
             weights: module.state_dict(),
             optimizer: optimizer.map(|o| o.state()),
-            random_states: module.random_streams().iter().map(|r| r.state()).collect(),
+            random_states: module.random_states(),
             history: history.clone(),
         }
     }
@@ -78,7 +78,10 @@ impl<T: Real> Checkpoint<T> {
         meta.insert("version".to_string(), VERSION.to_string());
         meta.insert("dtype".to_string(), T::DTYPE.to_string());
         meta.insert("epoch".to_string(), self.epoch.to_string());
-        meta.insert("history_epochs".to_string(), self.history.epochs().to_string());
+        meta.insert(
+            "history_epochs".to_string(),
+            self.history.epochs().to_string(),
+        );
         let states: Vec<String> = self.random_states.iter().map(u64::to_string).collect();
         meta.insert("random_states".to_string(), states.join(","));
         if let Some(opt) = &self.optimizer {
@@ -127,10 +130,11 @@ impl<T: Real> Checkpoint<T> {
         let path = path.as_ref();
         let (tensors, meta) = io::read_tensors::<T>(path)?;
         let get = |key: &str| -> Result<&String, CheckpointError> {
-            meta.get(key).ok_or_else(|| CheckpointError::NotACheckpoint {
-                path: path.to_path_buf(),
-                key: key.to_string(),
-            })
+            meta.get(key)
+                .ok_or_else(|| CheckpointError::NotACheckpoint {
+                    path: path.to_path_buf(),
+                    key: key.to_string(),
+                })
         };
         let bad = |key: &str, value: &str| CheckpointError::BadRecord {
             path: path.to_path_buf(),
@@ -212,7 +216,7 @@ impl<T: Real> Checkpoint<T> {
         optimizer: Option<&mut dyn Optimizer<T>>,
     ) -> Result<(), CheckpointError> {
         let path = path.as_ref();
-        let streams = module.random_streams().len();
+        let streams = module.random_states().len();
         if streams != self.random_states.len() {
             return Err(CheckpointError::RandomStreams {
                 path: path.to_path_buf(),
@@ -234,7 +238,11 @@ impl<T: Real> Checkpoint<T> {
                 })?;
         }
         io::apply_assign(module, plan);
-        for (r, &s) in module.random_streams_mut().into_iter().zip(&self.random_states) {
+        for (r, &s) in module
+            .random_streams_mut()
+            .into_iter()
+            .zip(&self.random_states)
+        {
             r.set_state(s);
         }
         Ok(())

@@ -136,10 +136,7 @@ impl History {
         for n in names {
             if self.get(n).is_none() {
                 return Err(PlotError::Empty {
-                    message: format!(
-                        "the history has no series '{n}'; it has {:?}",
-                        self.names()
-                    ),
+                    message: format!("the history has no series '{n}'; it has {:?}", self.names()),
                 });
             }
         }
@@ -164,12 +161,14 @@ impl History {
         match ext.as_deref() {
             Some("png") => {
                 let root = BitMapBackend::new(path, size).into_drawing_area();
-                self.draw(&root, panels).map_err(|e| draw_err(e.to_string()))?;
+                self.draw(&root, panels)
+                    .map_err(|e| draw_err(e.to_string()))?;
                 root.present().map_err(|e| draw_err(e.to_string()))
             }
             Some("svg") => {
                 let root = SVGBackend::new(path, size).into_drawing_area();
-                self.draw(&root, panels).map_err(|e| draw_err(e.to_string()))?;
+                self.draw(&root, panels)
+                    .map_err(|e| draw_err(e.to_string()))?;
                 root.present().map_err(|e| draw_err(e.to_string()))
             }
             _ => Err(PlotError::Format {
@@ -192,9 +191,10 @@ impl History {
                 .flatten()
                 .copied()
                 .filter(|v| v.is_finite());
-            let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
+            let (mut lo, mut hi) = values
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                });
             if !lo.is_finite() {
                 (lo, hi) = (0.0, 1.0);
             }
@@ -231,11 +231,7 @@ impl History {
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                     });
-                chart.draw_series(
-                    points
-                        .iter()
-                        .map(|&p| Circle::new(p, 3, color.filled())),
-                )?;
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
             }
             chart
                 .configure_series_labels()

@@ -38,7 +38,7 @@ use tapegrad_autograd::{Real, Var};
 
 use crate::targets::{one_hot, Targets};
 
-pub use tapegrad_autograd::ops::loss::Reduce;
+pub use tapegrad_autograd::Reduce;
 
 /// The clipping Keras applies to probabilities before a logarithm.
 const PROB_EPS: f64 = 1e-7;
@@ -195,6 +195,29 @@ where
     }
 }
 
+/// Makes a closure into a [`Loss`], fixing its signature so that the closure's lifetimes are
+/// inferred (a closure passed straight to `compile` would not be).
+///
+/// ```
+/// use tapegrad_nn::loss::{loss_fn, mse, Reduce};
+/// use tapegrad_nn::targets::Targets;
+/// # use tapegrad_nn::layer::Sequential;
+/// # use tapegrad_nn::model::Model;
+/// # use tapegrad_nn::optim::Sgd;
+/// let half_mse = loss_fn(|out, targets: &Targets<f32>| {
+///     let Targets::Dense(t) = targets else { panic!("dense targets only") };
+///     mse(out, out.tape().constant(t.clone()), Reduce::Mean) * 0.5
+/// });
+/// # let mut model = Model::new(Sequential::<f32>::new());
+/// model.compile(half_mse, Sgd::new(0.1), vec![]);
+/// ```
+pub fn loss_fn<T: Real, F>(f: F) -> F
+where
+    F: for<'t> Fn(Var<'t, T>, &Targets<T>) -> Var<'t, T>,
+{
+    f
+}
+
 #[track_caller]
 fn dense<'t, T: Real>(name: &str, outputs: Var<'t, T>, targets: &Targets<T>) -> Var<'t, T> {
     match targets {
@@ -216,7 +239,11 @@ impl<T: Real> Loss<T> for MeanSquaredError {
         "mse"
     }
     fn loss<'t>(&self, outputs: Var<'t, T>, targets: &Targets<T>) -> Var<'t, T> {
-        mse(outputs, dense("MeanSquaredError", outputs, targets), Reduce::Mean)
+        mse(
+            outputs,
+            dense("MeanSquaredError", outputs, targets),
+            Reduce::Mean,
+        )
     }
 }
 
@@ -392,8 +419,14 @@ mod tests {
         let onehot = tape.constant(one_hot(&labels, 3));
         let p = z.softmax(-1);
         let from_logits = softmax_cross_entropy_with_labels(z, &labels, Reduce::Mean).item();
-        close(softmax_cross_entropy(z, onehot, Reduce::Mean).item(), from_logits);
-        close(categorical_cross_entropy(p, onehot, Reduce::Mean).item(), from_logits);
+        close(
+            softmax_cross_entropy(z, onehot, Reduce::Mean).item(),
+            from_logits,
+        );
+        close(
+            categorical_cross_entropy(p, onehot, Reduce::Mean).item(),
+            from_logits,
+        );
         close(
             sparse_categorical_cross_entropy(p, &labels, Reduce::Sum).item(),
             2.0 * from_logits,
@@ -427,7 +460,7 @@ mod tests {
         let l = CategoricalCrossentropy::new();
         let p = z.softmax(-1);
         close(l.loss(p, &labels).item(), l.loss(p, &dense).item());
-        let custom = |out: Var<'_, f64>, _t: &Targets<f64>| out.sum();
+        let custom = loss_fn(|out: Var<'_, f64>, _t: &Targets<f64>| out.sum());
         close(Loss::loss(&custom, z, &labels).item(), 6.4);
     }
 

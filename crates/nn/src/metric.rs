@@ -81,7 +81,11 @@ pub fn accuracy<T: Real>(outputs: &Tensor<T>, targets: &Targets<T>) -> f64 {
 }
 
 #[track_caller]
-fn count_correct<T: Real>(outputs: &Tensor<T>, targets: &Targets<T>, threshold: f64) -> (usize, usize) {
+fn count_correct<T: Real>(
+    outputs: &Tensor<T>,
+    targets: &Targets<T>,
+    threshold: f64,
+) -> (usize, usize) {
     let predicted = predicted_classes(outputs, threshold);
     let actual = targets.classes();
     assert_eq!(
@@ -92,7 +96,11 @@ fn count_correct<T: Real>(outputs: &Tensor<T>, targets: &Targets<T>, threshold: 
         outputs.shape(),
         actual.len()
     );
-    let correct = predicted.iter().zip(&actual).filter(|(p, a)| p == a).count();
+    let correct = predicted
+        .iter()
+        .zip(&actual)
+        .filter(|(p, a)| p == a)
+        .count();
     (correct, actual.len())
 }
 
@@ -279,12 +287,15 @@ mod tests {
 
     #[test]
     fn accuracy_takes_labels_one_hot_and_binary_targets() {
-        let out = tensor(&[4, 3], vec![
-            0.1f64, 0.7, 0.2, //
-            0.8, 0.1, 0.1, //
-            0.3, 0.3, 0.4, //
-            0.5, 0.5, 0.0, // tie: the first wins
-        ]);
+        let out = tensor(
+            &[4, 3],
+            vec![
+                0.1f64, 0.7, 0.2, //
+                0.8, 0.1, 0.1, //
+                0.3, 0.3, 0.4, //
+                0.5, 0.5, 0.0, // tie: the first wins
+            ],
+        );
         assert_eq!(argmax_rows(&out), vec![1, 0, 2, 0]);
         let labels: Targets<f64> = vec![1usize, 0, 1, 0].into();
         assert_eq!(accuracy(&out, &labels), 0.75);

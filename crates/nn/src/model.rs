@@ -313,7 +313,10 @@ impl<T: Real, M: Module<T>> Model<T, M> {
     ) -> Result<History, FitError> {
         let y = y.into();
         let n = Self::check_lengths("fit", x, &y);
-        assert!(options.batch_size > 0, "Model::fit: batch_size must be at least 1");
+        assert!(
+            options.batch_size > 0,
+            "Model::fit: batch_size must be at least 1"
+        );
         self.compiled("fit");
         let FitOptions {
             epochs,
@@ -362,7 +365,10 @@ impl<T: Real, M: Module<T>> Model<T, M> {
                 let (xb, yb) = match &order {
                     Some(order) => {
                         let idx = &order[start..end];
-                        (train_x.select(Axis(0), idx).into_shared(), train_y.select(idx))
+                        (
+                            train_x.select(Axis(0), idx).into_shared(),
+                            train_y.select(idx),
+                        )
                     }
                     None => (rows(&train_x, start, end), train_y.slice(start, end)),
                 };
@@ -415,7 +421,8 @@ impl<T: Real, M: Module<T>> Model<T, M> {
             run_history.record(&logs);
             progress.finish(&logs);
             let logs = Logs { values: logs };
-            stop |= self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_epoch_end(epoch, &logs, ctx))?;
+            stop |=
+                self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_epoch_end(epoch, &logs, ctx))?;
         }
         self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_train_end(ctx))?;
         self.module.set_training(true);
@@ -506,7 +513,11 @@ impl<T: Real, M: Module<T>> Model<T, M> {
         while start < n {
             let end = (start + batch_size).min(n);
             let tape = Tape::inference();
-            outputs.push(self.module.forward(tape.constant(rows(x, start, end))).value());
+            outputs.push(
+                self.module
+                    .forward(tape.constant(rows(x, start, end)))
+                    .value(),
+            );
             start = end;
         }
         self.module.set_training(true);
@@ -556,7 +567,9 @@ impl<T: Real, M: Module<T>> Model<T, M> {
     ) -> Result<(), CheckpointError> {
         Checkpoint::capture(
             &self.module,
-            self.compiled.as_ref().map(|c| c.optimizer.as_ref() as &dyn Optimizer<T>),
+            self.compiled
+                .as_ref()
+                .map(|c| c.optimizer.as_ref() as &dyn Optimizer<T>),
             self.epoch,
             &self.history,
         )

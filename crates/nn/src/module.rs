@@ -57,14 +57,15 @@ pub trait Module<T: Real> {
     /// Switches between training (`true`, the default) and evaluation behaviour.
     fn set_training(&mut self, _training: bool) {}
 
-    /// The random streams the module draws from while training (one per dropout layer), in a
-    /// fixed order; checkpoints save their states so that a resumed run draws the same numbers.
-    fn random_streams(&self) -> Vec<&SplitMix64> {
+    /// The states of the random streams the module draws from while training (one per
+    /// dropout layer), in a fixed order; checkpoints save them so that a resumed run draws the
+    /// same numbers.
+    fn random_states(&self) -> Vec<u64> {
         Vec::new()
     }
 
     /// The random streams, for restoring their states; same order as
-    /// [`random_streams`](Module::random_streams).
+    /// [`random_states`](Module::random_states).
     fn random_streams_mut(&mut self) -> Vec<&mut SplitMix64> {
         Vec::new()
     }
@@ -144,8 +145,8 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
     fn set_training(&mut self, training: bool) {
         (**self).set_training(training)
     }
-    fn random_streams(&self) -> Vec<&SplitMix64> {
-        (**self).random_streams()
+    fn random_states(&self) -> Vec<u64> {
+        (**self).random_states()
     }
     fn random_streams_mut(&mut self) -> Vec<&mut SplitMix64> {
         (**self).random_streams_mut()

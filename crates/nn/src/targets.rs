@@ -80,9 +80,7 @@ impl<T: Real> Targets<T> {
             Targets::Dense(t) => {
                 let per_row = t.len() / self.len().max(1);
                 if t.ndim() <= 1 || per_row == 1 {
-                    t.iter()
-                        .map(|&x| usize::from(x > T::lit(0.5)))
-                        .collect()
+                    t.iter().map(|&x| usize::from(x > T::lit(0.5))).collect()
                 } else {
                     crate::metric::argmax_rows(t)
                 }

@@ -5,14 +5,22 @@
 //! | [`Sequential`] | layers applied in order; names parameters `layer0.weight`, ... |
 //! | [`Linear`] (alias [`Dense`]) | `x @ W + b`, weight stored `[in, out]` |
 //! | [`Relu`], [`Sigmoid`], [`Tanh`], [`Softmax`], [`LeakyRelu`], [`LogSoftmax`] | activations |
+//! | [`Conv2d`] | 2-d convolution of `[N, C, H, W]` images |
+//! | [`MaxPool2d`], [`AvgPool2d`] | pooling |
+//! | [`Flatten`] | `[N, ...]` to `[N, features]` |
+//! | [`Dropout`] | inverted dropout while training, identity in evaluation |
 //! | [`Lambda`] | any function of one variable |
 
 mod activation;
+mod conv;
+mod dropout;
 // TEMP mod linear;
 mod lambda;
 mod sequential;
 
 pub use activation::{LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
+pub use dropout::Dropout;
 pub use lambda::Lambda;
 // TEMP pub use linear::{Dense, Linear};
 pub use sequential::Sequential;

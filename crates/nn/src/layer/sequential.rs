@@ -42,7 +42,8 @@ impl<T: Real> Sequential<T> {
         Sequential { layers: Vec::new() }
     }
 
-    /// Appends a layer and returns the stack (builder style).
+    /// Appends a layer and returns the stack (builder style; Keras' `model.add`).
+    #[allow(clippy::should_implement_trait)] // the name Keras users know
     pub fn add(mut self, layer: impl Module<T> + 'static) -> Self {
         self.push(layer);
         self
@@ -105,15 +106,18 @@ impl<T: Real> Module<T> for Sequential<T> {
         self.layers.iter().flat_map(|l| l.params()).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        self.layers.iter_mut().flat_map(|l| l.params_mut()).collect()
+        self.layers
+            .iter_mut()
+            .flat_map(|l| l.params_mut())
+            .collect()
     }
     fn set_training(&mut self, training: bool) {
         for l in &mut self.layers {
             l.set_training(training);
         }
     }
-    fn random_streams(&self) -> Vec<&SplitMix64> {
-        self.layers.iter().flat_map(|l| l.random_streams()).collect()
+    fn random_states(&self) -> Vec<u64> {
+        self.layers.iter().flat_map(|l| l.random_states()).collect()
     }
     fn random_streams_mut(&mut self) -> Vec<&mut SplitMix64> {
         self.layers
