@@ -187,8 +187,8 @@ pub enum CheckpointError {
     },
     /// The file lacks a record a checkpoint must have.
     #[error(
-        "'{path}' is not a tapegrad checkpoint: it has no '{key}' record (a file written by \
-         save_weights holds weights only; load it with load_weights)"
+        "'{path}' is not a tapegrad checkpoint: its '{key}' record is missing or wrong (a file \
+         written by save_weights holds weights only; load it with load_weights)"
     )]
     NotACheckpoint {
         /// The file.

@@ -200,16 +200,20 @@ fn dtype_of<T: Real>() -> Dtype {
 
 /// The little-endian bytes of a tensor in its own element type, row-major.
 pub(crate) fn tensor_bytes<T: Real>(t: &Tensor<T>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(t.len() * std::mem::size_of::<T>());
     match dtype_of::<T>() {
-        Dtype::F64 => t
-            .iter()
-            .flat_map(|x| x.to_f64().unwrap_or(f64::NAN).to_le_bytes())
-            .collect(),
-        _ => t
-            .iter()
-            .flat_map(|x| x.to_f32().unwrap_or(f32::NAN).to_le_bytes())
-            .collect(),
+        Dtype::F64 => {
+            for x in t.iter() {
+                out.extend_from_slice(&x.to_f64().unwrap_or(f64::NAN).to_le_bytes());
+            }
+        }
+        _ => {
+            for x in t.iter() {
+                out.extend_from_slice(&x.to_f32().unwrap_or(f32::NAN).to_le_bytes());
+            }
+        }
     }
+    out
 }
 
 /// A tensor from a safetensors view, converting `F32`/`F64` to `T`; other types give their

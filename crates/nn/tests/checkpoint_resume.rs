@@ -209,9 +209,10 @@ fn child_saving_checkpoints_in_a_loop() {
 #[test]
 fn killing_a_save_never_leaves_a_damaged_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("live.ckpt");
     let exe = std::env::current_exe().unwrap();
+    let mut interrupted = 0;
     for round in 0..4u64 {
+        let path = dir.path().join(format!("live-{round}.ckpt"));
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
@@ -221,12 +222,23 @@ fn killing_a_save_never_leaves_a_damaged_checkpoint() {
             .env(CHILD_ENV, &path)
             .spawn()
             .unwrap();
-        // Let it start and get well into a few saves, then kill it at an arbitrary moment.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !path.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
+        // Kill the child while it is writing: as soon as a temporary file of a save after the
+        // first shows up (plus a few milliseconds, to land at different points of the write).
+        let prefix = format!(".live-{round}.ckpt.tmp");
+        let writing = || {
+            path.exists()
+                && std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                    e.unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(&prefix)
+                })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !writing() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(500));
         }
-        std::thread::sleep(Duration::from_millis(37 + 53 * round));
+        std::thread::sleep(Duration::from_millis([0, 1, 3, 7][round as usize]));
         child.kill().unwrap();
         child.wait().unwrap();
 
@@ -240,5 +252,20 @@ fn killing_a_save_never_leaves_a_damaged_checkpoint() {
         }
         let mut m = big_model(-1.0);
         ckpt.restore(&path, &mut m, None).unwrap();
+        // A temporary file left behind means the kill interrupted a save.
+        interrupted += std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&prefix)
+            })
+            .count();
     }
+    assert!(
+        interrupted > 0,
+        "no kill landed during a save; the test proved nothing"
+    );
 }

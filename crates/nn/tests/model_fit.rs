@@ -10,7 +10,7 @@ use tapegrad_nn::layer::{Dense, Dropout, Linear, Relu, Sequential, Sigmoid, Soft
 use tapegrad_nn::loss::{BinaryCrossentropy, CategoricalCrossentropy, MeanSquaredError};
 use tapegrad_nn::metric::accuracy_metric;
 use tapegrad_nn::model::{FitOptions, Model};
-use tapegrad_nn::optim::{Optimizer, RmsProp, Sgd};
+use tapegrad_nn::optim::{RmsProp, Sgd};
 use tapegrad_nn::schedule::InverseTimeDecay;
 use tapegrad_nn::targets::Targets;
 use tapegrad_nn::Module;
@@ -78,7 +78,10 @@ fn predict_in_batches_equals_one_batch() {
     let all = m.predict(&x, 1000);
     let batched = m.predict(&x, 7);
     assert_eq!(all.shape(), &[50, 3]);
-    assert_eq!(all, batched);
+    // Batches of other sizes may take other GEMM paths: equal up to rounding.
+    for (a, b) in all.iter().zip(batched.iter()) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
     let row_sums: Vec<f32> = all.outer_iter().map(|r| r.sum()).collect();
     assert!(row_sums.iter().all(|s| (s - 1.0).abs() < 1e-5));
 }
@@ -195,7 +198,12 @@ fn learning_rate_scheduler_sets_the_rate_each_epoch() {
             .callback(Record(seen.clone())),
     )
     .unwrap();
-    assert_eq!(*seen.borrow(), vec![0.3, 0.15, 0.1]);
+    let seen = seen.borrow();
+    let want = [0.3, 0.15, 0.1];
+    assert_eq!(seen.len(), 3);
+    for (s, w) in seen.iter().zip(want) {
+        assert!((s - w).abs() < 1e-15, "{seen:?}");
+    }
 }
 
 /// A layer written by a user as a plain struct: a learned per-feature scale.

@@ -20,10 +20,10 @@ use crate::Module;
 ///
 /// let mut drop = Dropout::new(0.5, 7);
 /// let tape = Tape::<f32>::new();
-/// let y = drop.forward(tape.constant(ones(&[2, 4])));
+/// let y = Module::<f32>::forward(&drop, tape.constant(ones(&[2, 4])));
 /// assert!(y.value().iter().all(|&v| v == 0.0 || v == 2.0));
-/// drop.set_training(false);
-/// let y = drop.forward(tape.constant(ones(&[2, 4])));
+/// Module::<f32>::set_training(&mut drop, false);
+/// let y = Module::<f32>::forward(&drop, tape.constant(ones(&[2, 4])));
 /// assert!(y.value().iter().all(|&v| v == 1.0));
 /// ```
 #[derive(Debug)]

@@ -76,12 +76,8 @@ impl<T: Real> Linear<T> {
         bias: Option<Init>,
         rng: &mut impl RandomStream,
     ) -> Self {
-        let w = weight.tensor_with_fans(
-            &[in_features, out_features],
-            in_features,
-            out_features,
-            rng,
-        );
+        let w =
+            weight.tensor_with_fans(&[in_features, out_features], in_features, out_features, rng);
         let b = bias.map(|init| {
             Param::new(
                 "bias",

@@ -14,15 +14,17 @@
 mod activation;
 mod conv;
 mod dropout;
-// TEMP mod linear;
+mod flatten;
 mod lambda;
+mod linear;
 mod sequential;
 
 pub use activation::{LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use lambda::Lambda;
-// TEMP pub use linear::{Dense, Linear};
+pub use linear::{Dense, Linear};
 pub use sequential::Sequential;
 
 /// The name a layer goes by in messages: its parameter's owner (`layer0` for
