@@ -29,7 +29,7 @@
 //! The normal schemes draw from a plain normal distribution (PyTorch's `xavier_normal_` and
 //! `kaiming_normal_`); Keras truncates its normals at two standard deviations instead.
 
-use tapegrad_autograd::random::RandomStream;
+use tapegrad_autograd::random::{NumpyRandomState, RandomStream};
 use tapegrad_autograd::{Real, Tensor};
 
 /// How to fill a parameter tensor.
@@ -85,31 +85,114 @@ impl Init {
         fan_out: usize,
         rng: &mut impl RandomStream,
     ) -> Tensor<T> {
+        self.fill(shape, fan_in, fan_out, &mut Polar { rng, spare: None })
+    }
+
+    /// Like [`tensor`](Init::tensor), drawing normals with numpy's own `standard_normal`
+    /// (which keeps the second value of each pair for the next call), so that a sequence of
+    /// initialisations reproduces a numpy script exactly: `Init::Normal { mean: 0.0, std: 0.01 }`
+    /// is the course's `np.random.randn(n, m) * 0.01`, and `Init::Uniform { lo: -0.1, hi: 0.1 }`
+    /// Grokking's `0.2 * np.random.random((n, m)) - 0.1`.
+    ///
+    /// ```
+    /// use tapegrad_nn::autograd::random::NumpyRandomState;
+    /// use tapegrad_nn::init::Init;
+    /// let mut rng = NumpyRandomState::new(1);
+    /// let w = Init::Normal { mean: 0.0, std: 0.01 }.tensor_numpy::<f64>(&[3, 2], &mut rng);
+    /// // np.random.seed(1); np.random.randn(3, 2) * 0.01 starts with 0.01624345
+    /// assert!((w[[0, 0]] - 0.016243453636632417).abs() < 1e-15);
+    /// ```
+    pub fn tensor_numpy<T: Real>(&self, shape: &[usize], rng: &mut NumpyRandomState) -> Tensor<T> {
+        let (fan_in, fan_out) = fans(shape);
+        self.fill(shape, fan_in, fan_out, &mut Numpy(rng))
+    }
+
+    fn fill<T: Real>(
+        &self,
+        shape: &[usize],
+        fan_in: usize,
+        fan_out: usize,
+        draw: &mut impl Draw,
+    ) -> Tensor<T> {
         let n: usize = shape.iter().product();
         let fi = fan_in.max(1) as f64;
         let fo = fan_out.max(1) as f64;
+        let uniform = |draw: &mut dyn Draw, lo: f64, hi: f64| -> Vec<T> {
+            let width = hi - lo;
+            (0..n)
+                .map(|_| T::lit(width * draw.uniform() + lo))
+                .collect()
+        };
+        let normal = |draw: &mut dyn Draw, mean: f64, std: f64| -> Vec<T> {
+            (0..n).map(|_| T::lit(mean + std * draw.normal())).collect()
+        };
         let data: Vec<T> = match *self {
             Init::Zeros => vec![T::zero(); n],
             Init::Constant(c) => vec![T::lit(c); n],
-            Init::Uniform { lo, hi } => uniform_vec(n, lo, hi, rng),
-            Init::Normal { mean, std } => normal_vec(n, mean, std, rng),
+            Init::Uniform { lo, hi } => uniform(draw, lo, hi),
+            Init::Normal { mean, std } => normal(draw, mean, std),
             Init::GlorotUniform => {
                 let l = (6.0 / (fi + fo)).sqrt();
-                uniform_vec(n, -l, l, rng)
+                uniform(draw, -l, l)
             }
-            Init::GlorotNormal => normal_vec(n, 0.0, (2.0 / (fi + fo)).sqrt(), rng),
-            Init::HeNormal => normal_vec(n, 0.0, (2.0 / fi).sqrt(), rng),
+            Init::GlorotNormal => normal(draw, 0.0, (2.0 / (fi + fo)).sqrt()),
+            Init::HeNormal => normal(draw, 0.0, (2.0 / fi).sqrt()),
             Init::HeUniform => {
                 let l = (6.0 / fi).sqrt();
-                uniform_vec(n, -l, l, rng)
+                uniform(draw, -l, l)
             }
-            Init::LecunNormal => normal_vec(n, 0.0, (1.0 / fi).sqrt(), rng),
+            Init::LecunNormal => normal(draw, 0.0, (1.0 / fi).sqrt()),
             Init::LecunUniform => {
                 let l = (3.0 / fi).sqrt();
-                uniform_vec(n, -l, l, rng)
+                uniform(draw, -l, l)
             }
         };
         tapegrad_autograd::tensor(shape, data)
+    }
+}
+
+/// Where an initialiser's uniform and normal numbers come from.
+trait Draw {
+    fn uniform(&mut self) -> f64;
+    fn normal(&mut self) -> f64;
+}
+
+/// Any stream, normals by the polar method in numpy's order, the spare kept for one fill.
+struct Polar<'a, R> {
+    rng: &'a mut R,
+    spare: Option<f64>,
+}
+
+impl<R: RandomStream> Draw for Polar<'_, R> {
+    fn uniform(&mut self) -> f64 {
+        self.rng.next_f64()
+    }
+    fn normal(&mut self) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        loop {
+            let x1 = 2.0 * self.rng.next_f64() - 1.0;
+            let x2 = 2.0 * self.rng.next_f64() - 1.0;
+            let r2 = x1 * x1 + x2 * x2;
+            if r2 < 1.0 && r2 != 0.0 {
+                let f = (-2.0 * r2.ln() / r2).sqrt();
+                self.spare = Some(f * x1);
+                return f * x2;
+            }
+        }
+    }
+}
+
+/// numpy's own stream, with its own normal cache.
+struct Numpy<'a>(&'a mut NumpyRandomState);
+
+impl Draw for Numpy<'_> {
+    fn uniform(&mut self) -> f64 {
+        self.0.random_sample()
+    }
+    fn normal(&mut self) -> f64 {
+        self.0.standard_normal()
     }
 }
 
@@ -125,41 +208,6 @@ pub fn fans(shape: &[usize]) -> (usize, usize) {
             (i * field, o * field)
         }
     }
-}
-
-/// `n` values uniform on `[lo, hi)`.
-pub fn uniform_vec<T: Real>(n: usize, lo: f64, hi: f64, rng: &mut impl RandomStream) -> Vec<T> {
-    let width = hi - lo;
-    (0..n)
-        .map(|_| T::lit(width * rng.next_f64() + lo))
-        .collect()
-}
-
-/// `n` values from a normal distribution, by the polar method in numpy's order (of each pair
-/// drawn, the second value is returned first).
-pub fn normal_vec<T: Real>(n: usize, mean: f64, std: f64, rng: &mut impl RandomStream) -> Vec<T> {
-    let mut out = Vec::with_capacity(n);
-    let mut spare: Option<f64> = None;
-    for _ in 0..n {
-        let z = match spare.take() {
-            Some(z) => z,
-            None => {
-                let (x1, x2, r2) = loop {
-                    let x1 = 2.0 * rng.next_f64() - 1.0;
-                    let x2 = 2.0 * rng.next_f64() - 1.0;
-                    let r2 = x1 * x1 + x2 * x2;
-                    if r2 < 1.0 && r2 != 0.0 {
-                        break (x1, x2, r2);
-                    }
-                };
-                let f = (-2.0 * r2.ln() / r2).sqrt();
-                spare = Some(f * x1);
-                f * x2
-            }
-        };
-        out.push(T::lit(mean + std * z));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -207,6 +255,24 @@ mod tests {
         assert!(c.iter().all(|&x| x == 0.5));
         let z = Init::Zeros.tensor::<f32>(&[3], &mut SplitMix64::new(0));
         assert!(z.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn numpy_mode_keeps_numpy_s_normal_cache_across_calls() {
+        let normal = Init::Normal {
+            mean: 0.0,
+            std: 1.0,
+        };
+        let mut a = NumpyRandomState::new(3);
+        let whole = normal.tensor_numpy::<f64>(&[6], &mut a);
+        let mut b = NumpyRandomState::new(3);
+        let first = normal.tensor_numpy::<f64>(&[3], &mut b);
+        let rest = normal.tensor_numpy::<f64>(&[3], &mut b);
+        let joined: Vec<f64> = first.iter().chain(rest.iter()).copied().collect();
+        assert_eq!(whole.as_slice().unwrap(), joined.as_slice());
+        // From a fresh stream, the generic path draws the same numbers.
+        let generic = normal.tensor::<f64>(&[6], &mut NumpyRandomState::new(3));
+        assert_eq!(generic, whole);
     }
 
     #[test]

@@ -56,6 +56,8 @@ fn format_duration(d: Duration) -> String {
 
 /// The progress display of one epoch.
 pub(crate) struct EpochProgress {
+    epoch: usize,
+    epochs: usize,
     bar: Option<ProgressBar>,
     line: bool,
     steps: usize,
@@ -90,11 +92,9 @@ impl EpochProgress {
                 (Some(bar), false)
             }
         };
-        if line {
-            // Plain output names the epoch on the same line as its results.
-            let _ = write!(std::io::stderr(), "Epoch {}/{} - ", epoch + 1, epochs);
-        }
         EpochProgress {
+            epoch,
+            epochs,
             bar,
             line,
             steps,
@@ -121,14 +121,17 @@ impl EpochProgress {
             bar.set_position(self.steps as u64);
             bar.finish_with_message(format_logs(logs));
         } else if self.line {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}/{} - {} - {}",
+            // One write of a whole line, so that lines of parallel runs do not interleave.
+            let line = format!(
+                "Epoch {}/{} - {}/{} - {} - {}\n",
+                self.epoch + 1,
+                self.epochs,
                 self.steps,
                 self.steps,
                 format_duration(elapsed),
                 format_logs(logs)
             );
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
 }

@@ -305,3 +305,72 @@ fn a_wrong_input_shape_names_the_layer() {
     let mut m = keras_like();
     let _ = m.predict(&tensor(&[2, 5], vec![0.0f32; 10]), 2);
 }
+
+#[test]
+fn a_small_convnet_trains() {
+    // 6x6 images: a bright vertical bar (class 0) or horizontal bar (class 1), with noise.
+    let mut rng = SplitMix64::new(4);
+    let n = 40;
+    let mut x = Vec::with_capacity(n * 36);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % 2;
+        let at = 1 + (i / 2) % 4;
+        for r in 0..6 {
+            for col in 0..6 {
+                let on = if c == 0 { col == at } else { r == at };
+                x.push(f32::from(u8::from(on)) + 0.2 * rng.next_f64() as f32);
+            }
+        }
+        y.push(c);
+    }
+    let x = tensor(&[n, 1, 6, 6], x);
+    let mut m = Model::new(
+        Sequential::new()
+            .add(tapegrad_nn::layer::Conv2d::new(1, 4, 3, 0).padding(1))
+            .add(Relu)
+            .add(tapegrad_nn::layer::MaxPool2d::new(2))
+            .add(tapegrad_nn::layer::Flatten)
+            .add(Dense::new(36, 2, 1)),
+    );
+    m.compile(
+        CategoricalCrossentropy::from_logits(),
+        tapegrad_nn::optim::Adam::new(0.02),
+        vec![accuracy_metric()],
+    );
+    let h = m
+        .fit(&x, y.clone(), FitOptions::new(25, 8).verbosity(0))
+        .unwrap();
+    assert!(
+        h.last("accuracy").unwrap() >= 0.95,
+        "{:?}",
+        h.get("accuracy")
+    );
+    assert_eq!(m.predict(&x, 16).shape(), &[n, 2]);
+}
+
+#[test]
+fn checkpoint_callback_saves_only_improvements() {
+    let (x, y) = blobs(60, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let wrong: Vec<usize> = y.iter().map(|&c| (c + 1) % 3).collect();
+    let mut m = keras_like();
+    m.fit(
+        &x,
+        y,
+        FitOptions::new(6, 10)
+            .validation_data(x.clone(), wrong)
+            .verbosity(0)
+            .callback(
+                tapegrad_nn::callback::ModelCheckpoint::new(dir.path().join("best-{epoch}.ckpt"))
+                    .save_best_only("val_loss"),
+            ),
+    )
+    .unwrap();
+    let saved: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // The validation loss only gets worse, so only the first epoch was an improvement.
+    assert_eq!(saved, ["best-1.ckpt"]);
+}
