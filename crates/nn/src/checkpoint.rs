@@ -5,7 +5,8 @@
 //! scalars (learning rate, step counts), the states of the model's random streams (dropout)
 //! and the history so far. It is written atomically (temporary file in the same directory,
 //! flushed, read back and checked, renamed), so killing the process mid-save leaves the
-//! previous checkpoint intact.
+//! previous checkpoint intact. (It may leave a hidden `.{name}.tmp-*` file beside it, which is
+//! never read and can be deleted.)
 //!
 //! Resuming from a checkpoint gives bit for bit the weights of an unbroken run, because
 //! everything random is derived from saved state: shuffling from the seed and the epoch

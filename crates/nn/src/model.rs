@@ -346,6 +346,13 @@ impl<T: Real, M: Module<T>> Model<T, M> {
         let steps = n_train.div_ceil(batch_size);
         let mut run_history = History::new();
 
+        if self.epoch >= epochs && verbosity != Verbosity::Silent {
+            eprintln!(
+                "fit: nothing to do, the model has already trained {} epochs and \
+                 FitOptions::epochs = {epochs} counts all epochs; ask for more to continue",
+                self.epoch
+            );
+        }
         self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_train_begin(ctx))?;
         let mut stop = false;
         while self.epoch < epochs && !stop {
