@@ -45,6 +45,7 @@ pub use error::{BackwardError, OpError};
 pub use inspect::NodeInfo;
 pub use op::{BackwardContext, Op};
 pub use ops::conv::Conv2dOptions;
+pub use ops::loss::Reduce;
 pub use ops::OpKind;
 pub use param::Param;
 pub use real::Real;

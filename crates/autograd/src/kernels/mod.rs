@@ -1,5 +1,5 @@
-//! Array-level compute shared by the ops: broadcasting, elementwise loops, GEMM, im2col and
-//! softmax.
+//! Array-level compute shared by the ops: broadcasting, elementwise loops, reductions, GEMM,
+//! im2col and softmax.
 //!
 //! Nothing here knows about tapes; ops call these from their forward and backward.
 
@@ -7,4 +7,5 @@ pub mod broadcast;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+pub mod reduce;
 pub mod softmax;
