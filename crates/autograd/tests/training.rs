@@ -87,7 +87,7 @@ fn ten_thousand_training_steps_do_not_grow_memory() {
     let mut w2 = Param::new("w2", uniform(&[32, 10], 4));
     let x = uniform(&[16, 64], 5);
     let y = uniform(&[16, 10], 6);
-    let mut step = |w1: &mut Param<f64>, w2: &mut Param<f64>| {
+    let step = |w1: &mut Param<f64>, w2: &mut Param<f64>| {
         let grads = {
             let tape = Tape::new();
             let h = tape.constant(x.clone()).matmul(tape.param(w1)).tanh();
