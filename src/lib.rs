@@ -10,6 +10,10 @@
 //! * [`nn`]: layers, initialisers, losses, optimizers, schedules and a Keras-like model;
 //! * [`datasets`]: MNIST, Fashion-MNIST and notMNIST, downloaded, verified, cached and parsed.
 
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use tapegrad_autograd as autograd;
 pub use tapegrad_datasets as datasets;
 pub use tapegrad_nn as nn;

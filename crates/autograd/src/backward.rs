@@ -185,7 +185,7 @@ impl<T: Real> Tape<T> {
                 // Leaves keep their gradient for the caller; intermediates free theirs here,
                 // as soon as their own backward has consumed it.
                 if node.requires_grad {
-                    grads[i] = Some(grad);
+                    grads[i] = Some(row_major(grad));
                 }
             }
         }
@@ -193,5 +193,15 @@ impl<T: Real> Tape<T> {
             tape_id: self.id(),
             grads,
         }
+    }
+}
+
+/// A gradient handed to the caller in row-major order, so that `as_slice` works on it: ops such
+/// as transpose pass gradients back as strided views, which are copied here, once, if needed.
+fn row_major<T: Real>(g: Tensor<T>) -> Tensor<T> {
+    if g.is_standard_layout() {
+        g
+    } else {
+        g.as_standard_layout().into_owned().into_shared()
     }
 }

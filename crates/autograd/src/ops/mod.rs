@@ -203,7 +203,6 @@ pub(crate) fn resolve_axis(op: &str, axis: isize, shape: &[usize]) -> Result<usi
 }
 
 /// Resolves several axes (see [`resolve_axis`]), sorted, rejecting repeats.
-#[allow(dead_code)] // for the axis-taking families
 pub(crate) fn resolve_axes(
     op: &str,
     axes: &[isize],
