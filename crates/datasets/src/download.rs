@@ -308,7 +308,8 @@ pub fn download(
     for url in urls {
         let mut restarted = false;
         let mut tries = 0u32;
-        while tries <= opts.retries {
+        let mut budget = opts.retries + 1;
+        while tries < budget {
             tries += 1;
             let resumed_from = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
             match transfer(&agent, url, name, &part, opts) {
@@ -325,7 +326,7 @@ pub fn download(
                         url: url.clone(),
                         error: e,
                     });
-                    if tries <= opts.retries {
+                    if tries < budget {
                         std::thread::sleep(opts.retry_delay * 2u32.saturating_pow(tries - 1));
                     }
                     continue;
@@ -348,6 +349,7 @@ pub fn download(
                     // A resumed file may mix two different versions: one clean restart.
                     if resumed_from > 0 && !restarted {
                         restarted = true;
+                        budget += 1;
                         continue;
                     }
                     break;
@@ -491,4 +493,35 @@ pub(crate) fn verify_present(path: &Path, check: &Check) -> Result<()> {
             path: path.to_path_buf(),
             what,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_content_range() {
+        assert_eq!(content_range("bytes 100-199/200"), Some((100, Some(200))));
+        assert_eq!(content_range("bytes 5-9/*"), Some((5, None)));
+        assert_eq!(content_range("items 1-2/3"), None);
+        assert_eq!(content_range("bytes */200"), None);
+    }
+
+    #[test]
+    fn mirror_urls_get_the_file_name() {
+        let f = crate::mnist::MNIST_FILES[0];
+        let src = DataSource::new("/data").with_mirrors(["http://a/x/", "http://b/y"]);
+        assert_eq!(
+            src.urls(&f),
+            [
+                "http://a/x/train-images-idx3-ubyte.gz",
+                "http://b/y/train-images-idx3-ubyte.gz"
+            ]
+        );
+        assert_eq!(
+            src.path_of(&f),
+            Path::new("/data/mnist/train-images-idx3-ubyte.gz")
+        );
+        assert!(DataSource::new("/d").urls(&f)[0].starts_with("https://ossci-datasets"));
+    }
 }

@@ -958,3 +958,70 @@ pub fn expected_path(source: &DataSource, large: bool) -> PathBuf {
         &NOTMNIST_SMALL
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(images: Vec<[u8; PIXELS]>) -> Split {
+        let n = images.len();
+        Split {
+            images: Array3::from_shape_vec((n, IMAGE_SIZE, IMAGE_SIZE), images.concat()).unwrap(),
+            labels: Array1::zeros(n),
+        }
+    }
+
+    fn pattern(seed: u8) -> [u8; PIXELS] {
+        std::array::from_fn(|i| ((i as u32 * 31 + seed as u32 * 97) % 256) as u8)
+    }
+
+    #[test]
+    fn exact_and_near_overlaps() {
+        let (p, q, r) = (pattern(1), pattern(2), pattern(3));
+        let mut p_near = p;
+        p_near[100] = p_near[100].wrapping_add(40); // mean |diff| = 40 / 255 / 784 ~ 0.0002
+        let a = split(vec![p, q, q, r]);
+        let b = split(vec![p_near, q]);
+        assert_eq!(exact_overlap(&a, &b), 1, "q, counted once");
+        assert_eq!(duplicates_within(&a), 1);
+        assert_eq!(near_overlap(&a, &b, 0.001), 3, "p (near), q and its repeat");
+        assert_eq!(
+            near_overlap(&a, &b, 0.0001),
+            2,
+            "p_near too far at this tolerance"
+        );
+        assert_eq!(near_duplicates_within(&a, 0.001), 2);
+        let clean = sanitize(&a, &[&b], None);
+        assert_eq!(clean, split(vec![p, r]));
+        let clean = sanitize(&a, &[&b], Some(0.001));
+        assert_eq!(clean, split(vec![r]));
+        let within = sanitize(&split(vec![p, p_near, q]), &[], Some(0.001));
+        assert_eq!(within, split(vec![p, q]), "the first of near twins is kept");
+    }
+
+    #[test]
+    fn numpy_pairwise_mean_and_std() {
+        // Exactly representable: mean 4.5, population std sqrt(8.25).
+        let x: Vec<f32> = (0..10).map(|v| v as f32).collect();
+        let (m, s) = numpy_mean_std(&x);
+        assert_eq!(m, 4.5);
+        assert_eq!(s, 8.25f32.sqrt());
+        // Long arrays take the pairwise path.
+        let y = vec![0.1f32; 1000];
+        let (m, _) = numpy_mean_std(&y);
+        assert!((m - 0.1).abs() < 1e-7);
+    }
+
+    #[test]
+    fn archive_member_names() {
+        assert_eq!(
+            class_of("notMNIST_small/A/MDEtMDEtMDAudHRm.png"),
+            Some((0, "MDEtMDEtMDAudHRm.png"))
+        );
+        assert_eq!(class_of("notMNIST_large/J/x.png"), Some((9, "x.png")));
+        assert_eq!(class_of("notMNIST_small/K/x.png"), None);
+        assert_eq!(class_of("notMNIST_small/A/._x.png"), None);
+        assert_eq!(class_of("notMNIST_small/A/readme.txt"), None);
+        assert_eq!(class_of("x.png"), None);
+    }
+}
