@@ -819,21 +819,37 @@ pub fn duplicates_within(a: &Split) -> usize {
     a.len() - distinct.len()
 }
 
-/// Candidate filter for near duplicates: total and 4x4-block sums (7x7 pixels each).
+/// Sums of 4x4 blocks of 7x7 pixels. For any partition of the pixels, the summed block
+/// differences bound the pixel L1 distance from below, so they filter candidates cheaply.
 struct Signature {
-    total: u32,
     blocks: [u16; 16],
 }
 
-fn signature(img: &[u8]) -> Signature {
-    let mut blocks = [0u16; 16];
-    for (i, &p) in img.iter().enumerate() {
-        let (y, x) = (i / IMAGE_SIZE, i % IMAGE_SIZE);
-        blocks[(y / 7) * 4 + x / 7] += u16::from(p);
+impl Signature {
+    fn of(img: &[u8]) -> Self {
+        let mut blocks = [0u16; 16];
+        for (i, &p) in img.iter().enumerate() {
+            let (y, x) = (i / IMAGE_SIZE, i % IMAGE_SIZE);
+            blocks[(y / 7) * 4 + x / 7] += u16::from(p);
+        }
+        Signature { blocks }
     }
-    Signature {
-        total: blocks.iter().map(|&b| u32::from(b)).sum(),
-        blocks,
+
+    /// Sums of the four 14x14 quadrants.
+    fn quadrants(&self) -> [u32; 4] {
+        let b = |r: usize, c: usize| u32::from(self.blocks[r * 4 + c]);
+        std::array::from_fn(|q| {
+            let (r, c) = ((q / 2) * 2, (q % 2) * 2);
+            b(r, c) + b(r, c + 1) + b(r + 1, c) + b(r + 1, c + 1)
+        })
+    }
+
+    fn distance(&self, other: &Signature) -> u32 {
+        self.blocks
+            .iter()
+            .zip(other.blocks.iter())
+            .map(|(&x, &y)| u32::from(x.abs_diff(y)))
+            .sum()
     }
 }
 
@@ -853,36 +869,119 @@ fn l1_within(a: &[u8], b: &[u8], budget: u32) -> bool {
     true
 }
 
+/// A cheap hasher for the small integer keys of [`NearIndex`] (no untrusted input).
+#[derive(Default)]
+struct CellHasher(u64);
+
+impl std::hash::Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+type Cells = HashMap<[u32; 4], Vec<usize>, std::hash::BuildHasherDefault<CellHasher>>;
+
+/// Finds images within an L1 budget of a query among indexed images.
+///
+/// Images within the budget differ by at most the budget in each quadrant sum, so bucketing
+/// quadrant sums on a grid of that pitch leaves only the 3^4 neighbouring cells to search;
+/// block sums then discard most candidates before the pixels are compared.
+struct NearIndex<'a> {
+    budget: u32,
+    pitch: u32,
+    cells: Cells,
+    rows: Vec<&'a [u8]>,
+    sigs: Vec<Signature>,
+    quads: Vec<[u32; 4]>,
+}
+
+impl<'a> NearIndex<'a> {
+    fn new(tolerance: f64) -> Self {
+        let budget = (tolerance.max(0.0) * 255.0 * PIXELS as f64).floor() as u32;
+        NearIndex {
+            budget,
+            pitch: budget.max(1),
+            cells: Cells::default(),
+            rows: Vec::new(),
+            sigs: Vec::new(),
+            quads: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, img: &'a [u8]) {
+        let sig = Signature::of(img);
+        let quads = sig.quadrants();
+        self.cells
+            .entry(quads.map(|q| q / self.pitch))
+            .or_default()
+            .push(self.rows.len());
+        self.rows.push(img);
+        self.sigs.push(sig);
+        self.quads.push(quads);
+    }
+
+    /// Whether an indexed image other than `skip` is within the budget of `img`.
+    fn has_near(&self, img: &[u8], skip: Option<usize>) -> bool {
+        let sig = Signature::of(img);
+        let quads = sig.quadrants();
+        let key = quads.map(|q| q / self.pitch);
+        let quad_distance = |j: usize| -> u32 {
+            quads
+                .iter()
+                .zip(self.quads[j].iter())
+                .map(|(&x, &y)| x.abs_diff(y))
+                .sum()
+        };
+        (0..81usize).any(|n| {
+            let mut cell = key;
+            let mut code = n;
+            for c in cell.iter_mut() {
+                let step = code % 3;
+                code /= 3;
+                match step {
+                    0 if *c == 0 => return false,
+                    0 => *c -= 1,
+                    2 => *c += 1,
+                    _ => {}
+                }
+            }
+            self.cells.get(&cell).is_some_and(|list| {
+                list.iter().any(|&j| {
+                    Some(j) != skip
+                        && quad_distance(j) <= self.budget
+                        && sig.distance(&self.sigs[j]) <= self.budget
+                        && l1_within(img, self.rows[j], self.budget)
+                })
+            })
+        })
+    }
+}
+
 /// For each image of `a`, whether some image of `b` is within `tolerance` (mean absolute
 /// difference of pixels scaled to [0, 1]); with `same`, an image never matches itself.
 fn near_flags(a: &Split, b: &Split, tolerance: f64, same: bool) -> Vec<bool> {
-    let budget = (tolerance.max(0.0) * 255.0 * PIXELS as f64).floor() as u32;
-    let ra = image_rows(a);
-    let rb = image_rows(b);
-    let sb: Vec<Signature> = rb.iter().map(|r| signature(r)).collect();
-    let mut order: Vec<usize> = (0..rb.len()).collect();
-    order.sort_unstable_by_key(|&j| sb[j].total);
-    let totals: Vec<u32> = order.iter().map(|&j| sb[j].total).collect();
-    ra.iter()
+    let mut index = NearIndex::new(tolerance);
+    for r in image_rows(b) {
+        index.insert(r);
+    }
+    image_rows(a)
+        .iter()
         .enumerate()
-        .map(|(i, img)| {
-            let sa = signature(img);
-            // |sum(a) - sum(b)| <= sum|a - b|, so only this window can match.
-            let lo = totals.partition_point(|&t| t + budget < sa.total);
-            let hi = totals.partition_point(|&t| t <= sa.total + budget);
-            order[lo..hi].iter().any(|&j| {
-                if same && j == i {
-                    return false;
-                }
-                let blocks: u32 = sa
-                    .blocks
-                    .iter()
-                    .zip(sb[j].blocks.iter())
-                    .map(|(&x, &y)| u32::from(x.abs_diff(y)))
-                    .sum();
-                blocks <= budget && l1_within(img, rb[j], budget)
-            })
-        })
+        .map(|(i, img)| index.has_near(img, same.then_some(i)))
         .collect()
 }
 
@@ -931,20 +1030,17 @@ pub fn sanitize(target: &Split, others: &[&Split], tolerance: Option<f64>) -> Sp
         }
     }
     if let Some(t) = tolerance {
-        let kept: Vec<usize> = (0..rows.len()).filter(|&i| keep[i]).collect();
-        let sub = target.select(&kept);
-        // Greedy: drop an image if it is near one already kept before it.
-        let sub_rows = image_rows(&sub);
-        let budget = (t.max(0.0) * 255.0 * PIXELS as f64).floor() as u32;
-        let mut chosen: Vec<usize> = Vec::new();
-        let flags = near_flags(&sub, &sub, t, true);
-        for (i, r) in sub_rows.iter().enumerate() {
-            if flags[i] && chosen.iter().any(|&j| l1_within(r, sub_rows[j], budget)) {
-                continue;
+        // Greedy, in order: an image goes only if it is near one already kept.
+        let mut index = NearIndex::new(t);
+        for (i, r) in rows.iter().enumerate() {
+            if keep[i] {
+                if index.has_near(r, None) {
+                    keep[i] = false;
+                } else {
+                    index.insert(r);
+                }
             }
-            chosen.push(i);
         }
-        return sub.select(&chosen);
     }
     let kept: Vec<usize> = (0..rows.len()).filter(|&i| keep[i]).collect();
     target.select(&kept)
