@@ -60,10 +60,10 @@ pub enum IdxError {
     #[error("the gzip stream is corrupt ({0}); delete the file and download it again")]
     Gzip(#[source] std::io::Error),
     /// Reading failed.
-    #[error("could not read IDX data: {0}")]
+    #[error("could not read IDX data: {0}; check that the file exists and is readable")]
     Io(#[source] std::io::Error),
     /// The file parsed, but holds another element type than the caller asked for.
-    #[error("IDX file holds {found} elements, but {expected} was asked for")]
+    #[error("IDX file holds {found} elements, but {expected} was asked for; read it as {found} (or with `read_idx`, which accepts any element type)")]
     WrongType {
         /// Element type asked for.
         expected: &'static str,
@@ -172,7 +172,7 @@ pub enum DatasetError {
         what: String,
     },
     /// Reading or writing a file failed.
-    #[error("{}: {source}", .path.display())]
+    #[error("{}: {source}; check that the path exists and that its folder is readable and writable", .path.display())]
     Io {
         /// Path involved.
         path: PathBuf,
@@ -202,7 +202,7 @@ pub enum DatasetError {
     #[error("{0}")]
     Invalid(String),
     /// Encoding a picture failed.
-    #[error("could not write the picture {}: {what}", .path.display())]
+    #[error("could not write the picture {}: {what}; check that the folder exists and is writable", .path.display())]
     Picture {
         /// Output path.
         path: PathBuf,

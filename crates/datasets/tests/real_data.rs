@@ -146,6 +146,15 @@ fn notmnist_merge_reproduces_the_reference_overlaps() {
     assert_eq!(after.train_test.near, Some(0));
     assert_eq!(after.within_train.near, Some(0));
     assert!(clean.train.len() < train.len() && clean.train.len() > 11_000);
+
+    // The course's three-way split (large for train/valid, small for test), here with small
+    // standing in for both: equal classes everywhere.
+    let mut rng = NumpyRandomState::new(133);
+    let three = Splits::udacity(data, data, 10_000, 2_000, 3_000, &mut rng).unwrap();
+    assert_eq!(three.train.class_counts(), [1000; 10]);
+    assert_eq!(three.valid.class_counts(), [200; 10]);
+    assert_eq!(three.test.class_counts(), [300; 10]);
+    assert!(merge_datasets(data, 18_000, 1_000, &mut rng).is_err());
     // The normalised dataset view: [N, 784] in [-0.5, 0.5], one-hot labels.
     let ds = clean.valid.to_dataset::<f32>();
     assert_eq!(ds.x.shape(), &[clean.valid.len(), 784]);
@@ -155,12 +164,26 @@ fn notmnist_merge_reproduces_the_reference_overlaps() {
 #[test]
 fn notmnist_cache_makes_the_second_load_fast_and_survives_damage() {
     let path = common::require("notmnist/notMNIST_small.tar.gz");
+    let data_dir = path.parent().unwrap().parent().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let first = NotMnist::from_archive_cached(&path, cache.path(), 1800).unwrap();
+    let source = DataSource::new(data_dir)
+        .offline()
+        .with_cache_dir(cache.path());
+    let listing = || {
+        let mut v: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing();
+    let first = NotMnist::load_small_with(&source).unwrap();
     let file = cache.path().join("notmnist/notMNIST_small.tar.gz.bin");
     assert!(file.is_file());
+    assert_eq!(listing(), before, "nothing written into the data dir");
     let t = Instant::now();
-    let second = NotMnist::from_archive_cached(&path, cache.path(), 1800).unwrap();
+    let second = NotMnist::load_small_with(&source).unwrap();
     let took = t.elapsed();
     assert!(took.as_secs_f64() < 1.0, "cached load took {took:?}");
     assert_eq!(first.images, second.images);
