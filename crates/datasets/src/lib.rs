@@ -51,7 +51,6 @@
 //! * [`batch`]: one-hot, flattening, standardisation, splits, [`Batches`].
 //! * [`toy`]: streetlights, the toes/wlrec/nfans tables, `make_moons`, `make_circles`.
 //! * [`picture`]: PNG grids of samples and of predictions.
-//! * [`numpy_rng`]: numpy's legacy MT19937 stream, to reproduce a numpy script's shuffles.
 //! * [`error`]: the typed errors; every message says what to do.
 
 #![warn(missing_docs)]
@@ -63,7 +62,6 @@ pub mod error;
 pub mod idx;
 pub mod mnist;
 pub mod notmnist;
-pub mod numpy_rng;
 pub mod picture;
 pub mod toy;
 

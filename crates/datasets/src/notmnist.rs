@@ -678,7 +678,7 @@ impl Split {
 /// the training split. Returns `(validation, training)`, both grouped by class; follow with
 /// [`Split::randomize`].
 ///
-/// With a [`NumpyRandomState`](crate::numpy_rng::NumpyRandomState) seeded like the course,
+/// With a [`NumpyRandomState`](tapegrad_autograd::random::NumpyRandomState) seeded like the course,
 /// the splits are identical to numpy's.
 pub fn merge_datasets<R: RandomStream + ?Sized>(
     data: &NotMnist,

@@ -11,7 +11,7 @@ use tapegrad_datasets::notmnist::{
     duplicates_within, exact_overlap, merge_datasets, near_overlap, NotMnist, Splits,
     SMALL_CLASS_COUNTS,
 };
-use tapegrad_datasets::numpy_rng::NumpyRandomState;
+use tapegrad_autograd::random::NumpyRandomState;
 use tapegrad_datasets::{DataSource, Mnist};
 
 fn small() -> &'static NotMnist {
