@@ -11,6 +11,8 @@
 //!   you implement to add your own ([`Tape::apply`] records it).
 //! * [`gradcheck`] checks any function's gradients against finite differences, and its
 //!   registry lists every built-in op with sample inputs.
+//! * [`anomaly`] stops at the first op whose value or gradient is NaN or infinite, naming it
+//!   and the line that recorded it.
 //!
 //! ```
 //! use tapegrad_autograd::{tensor, Tape};
@@ -26,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod anomaly;
 mod backward;
 mod error;
 pub mod gradcheck;
@@ -40,6 +43,7 @@ mod tape;
 mod tensor;
 mod var;
 
+pub use anomaly::{Anomaly, AnomalyMode};
 pub use backward::Gradients;
 pub use error::{BackwardError, OpError};
 pub use inspect::NodeInfo;
