@@ -53,9 +53,20 @@ fn the_table_and_the_dot_graph_show_ops_shapes_and_edges() {
     let dot = tape.to_dot();
     assert!(dot.starts_with("digraph tape {\n"), "{dot}");
     assert!(dot.trim_end().ends_with('}'), "{dot}");
-    assert!(dot.contains("n0 [label=\"#0 constant\\n[4, 3]\", shape=ellipse"), "{dot}");
-    assert!(dot.contains("n1 [label=\"#1 leaf\\n[3, 2]\", shape=ellipse, style=filled, fillcolor=\"#c8e6c9\""), "{dot}");
-    assert!(dot.contains("n2 [label=\"#2 matmul\\n[4, 2]\", shape=box, style=bold"), "{dot}");
+    assert!(
+        dot.contains("n0 [label=\"#0 constant\\n[4, 3]\", shape=ellipse"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(
+            "n1 [label=\"#1 leaf\\n[3, 2]\", shape=ellipse, style=filled, fillcolor=\"#c8e6c9\""
+        ),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("n2 [label=\"#2 matmul\\n[4, 2]\", shape=box, style=bold"),
+        "{dot}"
+    );
     for edge in ["n0 -> n2;", "n1 -> n2;", "n2 -> n3;", "n3 -> n4;"] {
         assert!(dot.contains(edge), "{edge} missing from {dot}");
     }
