@@ -67,7 +67,7 @@ pub fn gradient_check_n_test_case() -> (Tensor<f64>, Tensor<f64>, Vec<Tensor<f64
     (x, y, params)
 }
 
-/// What the course's backward pass reads: every pre-activation and activation.
+/// What the course's backward pass reads: the activations.
 pub struct Cache {
     a1: Tensor<f64>,
     a2: Tensor<f64>,
@@ -391,7 +391,9 @@ pub fn run() -> Outcome {
     };
     let gradcheck_buggy_message = match check_hand(true) {
         Ok(r) => format!("passed?! relative difference {:e}", r.relative_difference),
-        Err(e @ GradcheckError::Mismatch { .. }) => e.to_string(),
+        Err(e @ GradcheckError::Mismatch { input, .. }) => {
+            format!("{e} (input {input} is {})", NAMES[input])
+        }
         Err(e) => panic!("gradcheck could not run: {e}"),
     };
     lines.push(format!(

@@ -8,9 +8,11 @@
 //!
 //! * zeros: every unit of a layer computes the same function and receives the same gradient,
 //!   so the symmetry never breaks. Here even that one function cannot move: with all weights 0
-//!   the output is `sigmoid(0) = 0.5` for every example, the labels are balanced, so every
-//!   gradient is exactly 0. The cost stays at `ln 2 = 0.6931471805599453` and the net predicts
-//!   0 everywhere: accuracy 0.5 on both sets (course: the same).
+//!   every hidden activation is 0, so every weight gradient is exactly 0; the output is
+//!   `sigmoid(0) = 0.5` for every example and the labels are balanced, so the output bias only
+//!   picks up rounding residue. The cost stays at `ln 2 = 0.6931471805599453` (its last digit
+//!   wobbles, as in the course's own printout) and the net predicts 0 everywhere: accuracy 0.5
+//!   on both sets, as in the course.
 //! * large random, `randn * 10` after `np.random.seed(3)`: the sigmoid saturates. The course's
 //!   cost `-log(a3)` is `inf` at iteration 0 because `a3` rounds to exactly 0 or 1; written from
 //!   the logits (`bce_with_logits`, used here) the cost is finite, and large. Training is slow:
@@ -86,6 +88,18 @@ pub fn model(
     }
 }
 
+/// The course's `compute_loss`: `1/m * np.nansum(-y log(a3) - (1 - y) log(1 - a3))` from the
+/// sigmoid's output, which is `inf` as soon as a saturated `a3` rounds to exactly 0 or 1 on the
+/// wrong side (the logits form used for training stays finite).
+pub fn course_loss(net: &Net, x: &Tensor<f64>, y: &Tensor<f64>) -> f64 {
+    let a3 = net.probabilities(x);
+    let terms = a3
+        .iter()
+        .zip(y.iter())
+        .map(|(&a, &y)| -a.ln() * y + -(1.0 - a).ln() * (1.0 - y));
+    terms.filter(|t| !t.is_nan()).sum::<f64>() / a3.len() as f64
+}
+
 /// The name the course gives each initialization.
 pub fn name(init: Initialization) -> &'static str {
     match init {
@@ -135,9 +149,18 @@ fn main() {
     ];
     for (init, (_, course)) in INITS.into_iter().zip(course) {
         let t = Instant::now();
+        let initial = Net::new(&LAYER_DIMS, init, &mut NumpyRandomState::new(3));
+        let course_cost = course_loss(&initial, &data.0, &data.1);
         let o = model(&data, init, 15000);
         for line in lines(&o) {
             println!("{line}");
+        }
+        if let Initialization::Random(_) = init {
+            println!(
+                "  the course's -log(a3) cost at iteration 0: {} (from the logits: {})",
+                float_repr(course_cost),
+                float_repr(o.costs[0])
+            );
         }
         println!("  course: {course}   ({:.1}s)", t.elapsed().as_secs_f64());
         if init == Initialization::Zeros {

@@ -114,6 +114,7 @@ impl RunSpec {
             },
             CostStyle::EpochMean => format!(
                 "{method} lr0={} {}",
+                // Python's `%g`: no trailing `.0`.
                 float_repr(self.learning_rate).trim_end_matches(".0"),
                 match self.decay {
                     None => "no-decay",
@@ -123,9 +124,7 @@ impl RunSpec {
             ),
         }
     }
-}
 
-impl RunSpec {
     /// A short label for pictures.
     pub fn short_label(&self) -> String {
         match (self.style, self.method) {
@@ -377,11 +376,7 @@ fn run_part(
             "coursera_optimizers_{year}_{}.png",
             slug(&spec.label())
         ));
-        let title = format!(
-            "{year} {}: accuracy {}",
-            spec.short_label(),
-            float_repr(r.accuracy)
-        );
+        let title = format!("{year} {}: accuracy {:.4}", spec.short_label(), r.accuracy);
         match plot_decision_boundary(&path, &title, &r.net, x, y) {
             Ok(()) => println!("  wrote {}", path.display()),
             Err(e) => eprintln!("  could not plot {}: {e}", path.display()),

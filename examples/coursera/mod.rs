@@ -216,10 +216,10 @@ pub fn plot_decision_boundary(
     );
     let p = net.probabilities(&grid);
 
-    let root = BitMapBackend::new(path, (560, 480)).into_drawing_area();
+    let root = BitMapBackend::new(path, (640, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
+        .caption(title, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(40)
