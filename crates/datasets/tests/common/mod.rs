@@ -28,7 +28,7 @@ pub fn require(rel: &str) -> PathBuf {
             ),
             None => panic!(
                 "real data missing: {} does not exist. TAPEGRAD_DATA_DIR is not set, so the default data dir {} was used. \
-                 Set TAPEGRAD_DATA_DIR to the folder holding mnist/ and notmnist/ (for example TAPEGRAD_DATA_DIR=/work/shared/data).",
+                 Set TAPEGRAD_DATA_DIR to the folder holding mnist/ and notmnist/ (for example TAPEGRAD_DATA_DIR=$PWD/../shared/data from the repository root).",
                 path.display(),
                 dir.display()
             ),
