@@ -55,14 +55,15 @@ pub fn float_repr(x: f64) -> String {
 /// The shortest round-tripping decimal digits of `|x|` and the power of ten of the first digit.
 fn shortest_digits(x: f64) -> (bool, String, i32) {
     // Rust's `{:e}` prints the shortest round-trip digits, like Python's repr.
-    let s = format!("{:e}", x.abs());
+    let (digits, exp10) = parse_e(&format!("{:e}", x.abs()));
+    (x.is_sign_negative(), digits, exp10)
+}
+
+/// The digits and the exponent of a non-negative number printed by Rust's `{:e}`.
+fn parse_e(s: &str) -> (String, i32) {
     let (mantissa, exp) = s.split_once('e').expect("{:e} has an exponent");
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    (
-        x.is_sign_negative(),
-        digits,
-        exp.parse().expect("exponent is an integer"),
-    )
+    (digits, exp.parse().expect("exponent is an integer"))
 }
 
 /// numpy's `str` of a 1-D float array with the default print options.
@@ -123,9 +124,14 @@ fn scientific_texts(values: &[f64]) -> Vec<String> {
         .map(|&v| {
             v.is_finite().then(|| {
                 let (negative, digits, exp10) = shortest_digits(v);
-                let digits = digits[..digits.len().min(9)]
-                    .trim_end_matches('0')
-                    .to_string();
+                // More than 9 significant digits: round (not cut) the exact value to 9, as
+                // numpy does; rounding may carry into the exponent (9.999999999 -> 1.0e+01).
+                let (digits, exp10) = if digits.len() > 9 {
+                    parse_e(&format!("{:.8e}", v.abs()))
+                } else {
+                    (digits, exp10)
+                };
+                let digits = digits.trim_end_matches('0').to_string();
                 let digits = if digits.is_empty() {
                     "0".to_string()
                 } else {
@@ -213,5 +219,15 @@ mod tests {
             array_str(&[0.1 + 0.2, 1.0 / 3.0]),
             "[0.3        0.33333333]"
         );
+        // Scientific mantissas are rounded, not cut, to 9 significant digits.
+        assert_eq!(
+            array_str(&[
+                0.9999999979388464,
+                2.0611536181902037e-09,
+                6.914400106935423e-13
+            ]),
+            "[9.99999998e-01 2.06115362e-09 6.91440011e-13]"
+        );
+        assert_eq!(array_str(&[9.9999999996, 1e-9]), "[1.e+01 1.e-09]");
     }
 }
