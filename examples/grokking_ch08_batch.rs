@@ -31,11 +31,12 @@ mod common;
 
 use common::descend;
 use common::mnist::{
-    args, book_mask, book_uniform, count_correct, evaluate, option, ratio, rows, str5, BookMnist,
-    Derivatives,
+    args, book_mask, book_uniform, count_correct, evaluate, option, ratio, rows, str5,
 };
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Tape};
+// The tests build the data and choose the derivatives through these.
+pub use common::mnist::{BookMnist, Derivatives};
 
 /// What to run.
 #[derive(Clone, Copy, Debug)]

@@ -25,11 +25,12 @@ mod common;
 
 use common::descend;
 use common::mnist::{
-    args, book_mask, book_uniform, count_correct, evaluate, option, ratio, rows, str5, BookMnist,
-    Derivatives,
+    args, book_mask, book_uniform, count_correct, evaluate, option, ratio, rows, str5,
 };
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Tape};
+// The tests build the data and choose the derivatives through these.
+pub use common::mnist::{BookMnist, Derivatives};
 
 /// Which run: the book's, or one of the study notes'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,11 +22,11 @@
 mod common;
 
 use common::descend;
-use common::mnist::{
-    args, book_uniform, count_correct, evaluate, option, ratio, str5, BookMnist, Derivatives,
-};
+use common::mnist::{args, book_uniform, count_correct, evaluate, option, ratio, str5};
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Tape};
+// The tests build the data and choose the derivatives through these.
+pub use common::mnist::{BookMnist, Derivatives};
 
 /// Trains for `iterations` passes and returns the printed lines; `progress` sees each line as
 /// soon as it is made.

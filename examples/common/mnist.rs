@@ -21,6 +21,7 @@
 
 use ndarray::{s, Axis};
 use tapegrad::autograd::kernels::elementwise::{map, zip_with};
+use tapegrad::autograd::kernels::math::tanh_f64;
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, BackwardContext, Op, OpError, Tape, Tensor, Var};
 use tapegrad::datasets::batch::{flatten_pixels, one_hot};
@@ -237,7 +238,7 @@ impl Op<f64> for BookTanhDropout {
         "book_tanh_dropout"
     }
     fn forward(&mut self, x: &[&Tensor<f64>]) -> Result<Tensor<f64>, OpError> {
-        zip_with(x[0], &self.mask, |a, m| a.tanh() * (m * 2.0))
+        zip_with(x[0], &self.mask, |a, m| tanh_f64(a) * (m * 2.0))
             .filter(|y| y.shape() == x[0].shape())
             .ok_or_else(|| {
                 OpError::new(
