@@ -22,7 +22,7 @@
 mod common;
 
 use common::descend;
-use common::mnist::{args, book_uniform, count_correct, evaluate, option, ratio, str5};
+use common::mnist::{args, book_uniform, count_correct, evaluate, option, ratio, rows, str5};
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Tape};
 // The tests build the data and choose the derivatives through these.
@@ -47,12 +47,8 @@ pub fn run(
         book_uniform(&mut rng, &[hidden_size, num_labels], 0.2, 0.1),
     );
     let n = data.images.shape()[0];
-    let images: Vec<_> = (0..n)
-        .map(|i| common::mnist::rows(&data.images, i, i + 1))
-        .collect();
-    let labels: Vec<_> = (0..n)
-        .map(|i| common::mnist::rows(&data.labels, i, i + 1))
-        .collect();
+    let images: Vec<_> = (0..n).map(|i| rows(&data.images, i, i + 1)).collect();
+    let labels: Vec<_> = (0..n).map(|i| rows(&data.labels, i, i + 1)).collect();
 
     let mut lines = Vec::new();
     for j in 0..iterations {

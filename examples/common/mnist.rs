@@ -19,9 +19,9 @@
 //! book's deltas and the printed curves are the book's. [`Derivatives::True`] swaps them for
 //! the built-in `relu`, `tanh` and `dropout_with_mask`, whose backward is the true derivative.
 
-use ndarray::{s, Axis};
 use tapegrad::autograd::kernels::elementwise::{map, zip_with};
 use tapegrad::autograd::kernels::math::tanh_f64;
+use tapegrad::autograd::ndarray::{s, Axis};
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, BackwardContext, Op, OpError, Tape, Tensor, Var};
 use tapegrad::datasets::batch::{flatten_pixels, one_hot};
@@ -108,7 +108,7 @@ pub fn ratio(count: usize, n: usize) -> String {
 /// How many rows of `scores` have their largest value (the first, on ties, as `np.argmax`)
 /// where the one-hot `labels` have their 1.
 pub fn count_correct(scores: &Tensor<f64>, labels: &Tensor<f64>) -> usize {
-    let argmax = |row: ndarray::ArrayViewD<'_, f64>| {
+    let argmax = |row: tapegrad::autograd::ndarray::ArrayViewD<'_, f64>| {
         let (mut best, mut best_value) = (0, f64::NEG_INFINITY);
         for (j, &v) in row.iter().enumerate() {
             if v > best_value {
