@@ -3,6 +3,8 @@
 // Each example uses only some of these.
 #![allow(dead_code)]
 
+pub mod mnist;
+
 use tapegrad::autograd::{Gradients, Param, Tensor};
 
 /// The book's update `weight -= weight_delta * alpha`, with the weight delta taken from

@@ -1,5 +1,5 @@
 //! Array-level compute shared by the ops: broadcasting, elementwise loops, reductions, GEMM,
-//! im2col and softmax.
+//! im2col, softmax and vectorisable math functions.
 //!
 //! Nothing here knows about tapes; ops call these from their forward and backward.
 
@@ -7,5 +7,6 @@ pub mod broadcast;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+pub mod math;
 pub mod reduce;
 pub mod softmax;

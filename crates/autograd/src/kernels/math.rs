@@ -1,0 +1,143 @@
+//! Transcendental functions written for elementwise loops: only arithmetic, comparisons and
+//! bit operations, no branches and no calls into the C math library, so the compiler
+//! vectorises a loop over a slice.
+//!
+//! The C library's `tanh` takes 15-30 ns per value, one value at a time; a chapter-10 style
+//! convolutional network evaluates 10^8 of them per pass over the MNIST test set. The versions
+//! here are within 2 units in the last place of the exact result (checked against the C
+//! library in the tests) and run several values per instruction.
+
+/// `ln 2` split so that `n * LN2_HI` is exact for the `n` used here (fdlibm's constants).
+const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+
+/// `1.5 * 2^52`: adding it rounds a float to an integer, which then sits in the low bits.
+const SHIFTER: f64 = 6_755_399_441_055_744.0;
+
+/// `1 / k!` for `k = 13` down to `2`: the Taylor series of `e^r`, whose truncation error at
+/// `|r| <= ln(2) / 2` is below `4e-18` relative.
+const EXP_TAYLOR: [f64; 12] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+
+/// `e^y` for `0 <= y <= 700`: `y = n ln 2 + r` with `|r| <= ln(2) / 2`, `e^r` by its Taylor
+/// series, times `2^n` built from its bits.
+#[inline(always)]
+fn exp_nonnegative(y: f64) -> f64 {
+    let t = y * std::f64::consts::LOG2_E + SHIFTER;
+    let n = t - SHIFTER;
+    let r = (y - n * LN2_HI) - n * LN2_LO;
+    let mut p = EXP_TAYLOR[0];
+    for c in &EXP_TAYLOR[1..] {
+        p = p * r + c;
+    }
+    p = (p * r + 1.0) * r + 1.0;
+    let k = t.to_bits().wrapping_sub(SHIFTER.to_bits());
+    p * f64::from_bits(k.wrapping_add(1023) << 52)
+}
+
+/// Cephes' rational approximation of `(tanh(x) - x) / x^3` for `|x| < 0.625`:
+/// `P(x^2) / Q(x^2)`.
+#[allow(clippy::excessive_precision)]
+const TANH_P: [f64; 3] = [
+    -9.643_991_794_250_522_386_28e-1,
+    -9.928_772_310_019_185_865_64e1,
+    -1.614_687_684_417_084_479_52e3,
+];
+#[allow(clippy::excessive_precision)]
+const TANH_Q: [f64; 3] = [
+    1.128_116_784_916_329_314_02e2,
+    2.235_488_390_601_004_485_83e3,
+    4.844_063_053_251_254_860_48e3,
+];
+
+/// `tanh x` in `f64`, within 2 units in the last place; NaN stays NaN, `±inf` gives `±1`.
+///
+/// For `|x| < 0.625` a rational approximation, above it `1 - 2 / (e^{2|x|} + 1)` (from
+/// `|x| = 20` on, `tanh` rounds to 1). Both are computed and one is selected, so a loop over
+/// many values has no branch.
+///
+/// ```
+/// use tapegrad_autograd::kernels::math::tanh_f64;
+/// assert_eq!(tanh_f64(0.0), 0.0);
+/// assert!((tanh_f64(0.5) - 0.5f64.tanh()).abs() <= 2.0 * f64::EPSILON);
+/// assert_eq!(tanh_f64(-30.0), -1.0);
+/// ```
+#[inline(always)]
+pub fn tanh_f64(x: f64) -> f64 {
+    let a = x.abs();
+    let z = a * a;
+    let p = (TANH_P[0] * z + TANH_P[1]) * z + TANH_P[2];
+    let q = ((z + TANH_Q[0]) * z + TANH_Q[1]) * z + TANH_Q[2];
+    let small = a + a * (z * p / q);
+    let e = exp_nonnegative(2.0 * a.min(20.0));
+    let large = 1.0 - 2.0 / (e + 1.0);
+    let t = if a < 0.625 { small } else { large };
+    if x.is_nan() {
+        x
+    } else {
+        t.copysign(x)
+    }
+}
+
+/// `tanh x` for `f32` or `f64` through [`tanh_f64`] (an `f32` is computed in `f64` and
+/// rounded once).
+#[inline(always)]
+pub fn tanh<T: crate::Real>(x: T) -> T {
+    T::lit(tanh_f64(x.to_f64().unwrap_or(f64::NAN)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many representable `f64`s lie between `a` and `b` (same sign assumed).
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn tanh_is_within_two_ulps_of_the_c_library() {
+        let mut worst = 0;
+        let mut check = |x: f64| {
+            let (ours, libm) = (tanh_f64(x), x.tanh());
+            let d = ulps(ours, libm);
+            assert!(d <= 2, "tanh({x:e}) = {ours:e}, C library {libm:e}");
+            worst = worst.max(d);
+        };
+        for i in 0..400_000 {
+            // Dense over [-25, 25], around the switch at 0.625, and over tiny values.
+            check(-25.0 + i as f64 * 1.25e-4);
+            check(0.625 + (i as f64 - 200_000.0) * 1e-9);
+            check(i as f64 * 1e-13);
+            check(-(i as f64) * 3.7e-300);
+        }
+        assert!(worst <= 2);
+    }
+
+    #[test]
+    fn tanh_special_values() {
+        assert_eq!(tanh_f64(0.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(tanh_f64(-0.0).to_bits(), (-0.0f64).to_bits());
+        assert_eq!(tanh_f64(f64::INFINITY), 1.0);
+        assert_eq!(tanh_f64(f64::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_f64(1e300), 1.0);
+        assert!(tanh_f64(f64::NAN).is_nan());
+        assert_eq!(tanh_f64(f64::MIN_POSITIVE / 8.0), f64::MIN_POSITIVE / 8.0);
+        for x in [0.5f32, -3.0, 1e-3, 0.7, 9.0] {
+            let d = (tanh(x).to_bits() as i64 - x.tanh().to_bits() as i64).unsigned_abs();
+            assert!(d <= 1, "tanh({x}): {} vs {}", tanh(x), x.tanh());
+        }
+    }
+}
