@@ -313,8 +313,10 @@ pub fn read_tensors<T: Real>(
     decode(path, &bytes)
 }
 
+/// Decodes the bytes of a safetensors file like [`read_tensors`]; `path` only names it in
+/// error messages.
 #[allow(clippy::type_complexity)]
-pub(crate) fn decode<T: Real>(
+pub fn decode<T: Real>(
     path: &Path,
     bytes: &[u8],
 ) -> Result<
