@@ -12,7 +12,10 @@ mod entry;
 fn inputs(target: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut files = Vec::new();
-    for dir in [root.join("corpus").join(target), root.join("regressions").join(target)] {
+    for dir in [
+        root.join("corpus").join(target),
+        root.join("regressions").join(target),
+    ] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -76,11 +79,9 @@ fn the_seed_files_are_accepted() {
         tapegrad_datasets::idx::decode_idx(&read(&format!("idx/{name}"))[..])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
-    let set = tapegrad_datasets::NotMnist::from_archive_bytes(
-        &read("notmnist_archive/small.tar.gz"),
-        0,
-    )
-    .unwrap();
+    let set =
+        tapegrad_datasets::NotMnist::from_archive_bytes(&read("notmnist_archive/small.tar.gz"), 0)
+            .unwrap();
     assert_eq!(set.len(), 5, "{:?}", set.skipped);
     assert_eq!(set.skipped.len(), 2);
     tapegrad_nn::checkpoint::Checkpoint::<f32>::decode(&read("checkpoint/adam.ckpt"), "adam.ckpt")

@@ -464,10 +464,7 @@ fn class_of(path: &str) -> Option<(usize, &str)> {
 }
 
 /// Walks the PNG members of an archive (gzip detected by content).
-fn for_each_png(
-    path: &Path,
-    f: impl FnMut(usize, &str, &[u8]),
-) -> std::result::Result<(), String> {
+fn for_each_png(path: &Path, f: impl FnMut(usize, &str, &[u8])) -> std::result::Result<(), String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     for_each_png_in(BufReader::with_capacity(1 << 16, file), f)
 }
