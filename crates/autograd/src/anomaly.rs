@@ -178,7 +178,7 @@ impl ValueSummary {
         .map(|(_, s)| *s)
         .collect();
         format!(
-            "{} ({} of {} values not finite)",
+            "{} values ({} of {} not finite)",
             kinds.join(" and "),
             self.nan + self.pos_inf + self.neg_inf,
             self.len()
@@ -306,8 +306,8 @@ impl fmt::Display for Anomaly {
             )?,
             AnomalyPhase::Backward => writeln!(
                 f,
-                "anomaly: the backward of `{}` (node #{}) returned a gradient for input {} that \
-                 is {}",
+                "anomaly: the backward of `{}` (node #{}) returned a gradient for input {} with \
+                 {}",
                 self.op,
                 self.node,
                 self.gradient_of_input.unwrap_or(0),

@@ -80,6 +80,24 @@ pub enum IdxError {
     },
 }
 
+/// What to do about a failed read or write.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        StorageFull | FileTooLarge => {
+            "the disk is full (or the file is over a size limit): free some space, or point \
+             TAPEGRAD_CACHE_DIR at another disk; files written before are unchanged"
+        }
+        PermissionDenied | ReadOnlyFilesystem => {
+            "the folder is not writable: point TAPEGRAD_CACHE_DIR (derived files) or \
+             TAPEGRAD_DATA_DIR (downloads) at a writable folder; files written before are \
+             unchanged"
+        }
+        NotADirectory => "a part of the path is a file, not a folder: choose another path",
+        _ => "check that the path exists and that its folder is readable and writable",
+    }
+}
+
 fn describe_actual(actual: u64, longer: bool) -> String {
     if longer {
         format!("more ({actual} bytes or more)")
@@ -172,7 +190,7 @@ pub enum DatasetError {
         what: String,
     },
     /// Reading or writing a file failed.
-    #[error("{}: {source}; check that the path exists and that its folder is readable and writable", .path.display())]
+    #[error("{}: {source}; {}", .path.display(), io_hint(.source))]
     Io {
         /// Path involved.
         path: PathBuf,

@@ -179,6 +179,14 @@ impl NotMnist {
         Ok(data)
     }
 
+    /// Parses an archive held in memory (`.tar.gz` or `.tar` bytes), like
+    /// [`from_archive`](Self::from_archive).
+    pub fn from_archive_bytes(bytes: &[u8], min_per_class: usize) -> Result<Self> {
+        let data = parse_archive_from(bytes, Path::new("<archive in memory>"))?;
+        data.check_minimum(min_per_class)?;
+        Ok(data)
+    }
+
     /// Like [`from_archive`](Self::from_archive), reusing the parsed arrays cached in
     /// `cache_dir` when they were built from this very file (same path, size and time).
     pub fn from_archive_cached(
@@ -456,17 +464,21 @@ fn class_of(path: &str) -> Option<(usize, &str)> {
 }
 
 /// Walks the PNG members of an archive (gzip detected by content).
-fn for_each_png(
-    path: &Path,
+fn for_each_png(path: &Path, f: impl FnMut(usize, &str, &[u8])) -> std::result::Result<(), String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    for_each_png_in(BufReader::with_capacity(1 << 16, file), f)
+}
+
+/// Walks the PNG members of an archive read from `r` (gzip detected by content).
+fn for_each_png_in<R: std::io::BufRead>(
+    mut r: R,
     mut f: impl FnMut(usize, &str, &[u8]),
 ) -> std::result::Result<(), String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut r = BufReader::with_capacity(1 << 16, file);
     let gz = {
         let prefix = std::io::BufRead::fill_buf(&mut r).map_err(|e| format!("cannot read: {e}"))?;
         crate::idx::is_gzip(prefix)
     };
-    let reader: Box<dyn Read> = if gz {
+    let reader: Box<dyn Read + '_> = if gz {
         Box::new(MultiGzDecoder::new(r))
     } else {
         Box::new(r)
@@ -506,10 +518,19 @@ fn for_each_png(
 const MAX_PNG_BYTES: u64 = 1 << 20;
 
 fn parse_archive(path: &Path) -> Result<NotMnist> {
+    let file = File::open(path).map_err(|e| DatasetError::Archive {
+        path: path.to_path_buf(),
+        what: format!("cannot open: {e}"),
+    })?;
+    parse_archive_from(BufReader::with_capacity(1 << 16, file), path)
+}
+
+/// Parses the archive read from `r`; `path` names it in messages.
+fn parse_archive_from<R: std::io::BufRead>(r: R, path: &Path) -> Result<NotMnist> {
     let started = Instant::now();
     let mut items: Vec<(usize, String, [u8; PIXELS])> = Vec::new();
     let mut skipped = Vec::new();
-    for_each_png(path, |class, name, bytes| {
+    for_each_png_in(r, |class, name, bytes| {
         let decoded = if bytes.len() as u64 > MAX_PNG_BYTES {
             Err("larger than 1 MiB, not a notMNIST image".to_string())
         } else {

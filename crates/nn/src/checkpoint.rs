@@ -130,7 +130,19 @@ impl<T: Real> Checkpoint<T> {
     /// Reads a checkpoint written by [`save`](Checkpoint::save).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
-        let (tensors, meta) = io::read_tensors::<T>(path)?;
+        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::decode(&bytes, path)
+    }
+
+    /// Reads a checkpoint from the bytes of a file written by [`save`](Checkpoint::save);
+    /// `path` only names it in error messages.
+    pub fn decode(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let (tensors, meta) = io::decode::<T>(path, bytes)?;
         let get = |key: &str| -> Result<&String, CheckpointError> {
             meta.get(key)
                 .ok_or_else(|| CheckpointError::NotACheckpoint {

@@ -19,6 +19,23 @@ pub struct ShapeMismatch {
     pub found: Vec<usize>,
 }
 
+/// What to do about a failed write, for the kinds of failure a user can fix.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        StorageFull | FileTooLarge => {
+            ". The disk is full (or the file is over a size limit): free some space or save \
+             elsewhere; the file that was there before, if any, is unchanged"
+        }
+        PermissionDenied | ReadOnlyFilesystem => {
+            ". The folder is not writable: save elsewhere; the file that was there before, if \
+             any, is unchanged"
+        }
+        NotADirectory => ". A part of the path is a file, not a folder",
+        _ => "",
+    }
+}
+
 fn list(names: &[String]) -> String {
     const SHOWN: usize = 8;
     let mut s = names
@@ -70,7 +87,7 @@ fn describe_mismatch(
 #[derive(Debug, Error)]
 pub enum WeightsError {
     /// Reading, writing or renaming the file failed.
-    #[error("cannot {action} '{path}': {source}")]
+    #[error("cannot {action} '{path}': {source}{hint}", hint = io_hint(.source))]
     Io {
         /// What was being done ("read", "write", "rename to").
         action: &'static str,

@@ -313,8 +313,10 @@ pub fn read_tensors<T: Real>(
     decode(path, &bytes)
 }
 
+/// Decodes the bytes of a safetensors file like [`read_tensors`]; `path` only names it in
+/// error messages.
 #[allow(clippy::type_complexity)]
-pub(crate) fn decode<T: Real>(
+pub fn decode<T: Real>(
     path: &Path,
     bytes: &[u8],
 ) -> Result<
@@ -384,11 +386,11 @@ pub(crate) fn write_atomic(
         }
     };
     let result = (|| {
-        let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
-        f.write_all(bytes).map_err(io("write", &tmp))?;
-        f.sync_all().map_err(io("flush to disk", &tmp))?;
+        let mut f = File::create(&tmp).map_err(io("create", path))?;
+        f.write_all(bytes).map_err(io("write", path))?;
+        f.sync_all().map_err(io("flush to disk", path))?;
         drop(f);
-        let back = fs::read(&tmp).map_err(io("read back", &tmp))?;
+        let back = fs::read(&tmp).map_err(io("read back", path))?;
         if back != bytes {
             return Err(AtomicError::Verify {
                 path: tmp.clone(),

@@ -217,19 +217,34 @@ impl TapeCheckReport {
 
 impl fmt::Display for TapeCheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shapes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let s: Vec<String> = n.input_shapes.iter().map(|s| format!("{s:?}")).collect();
+                s.join(" ")
+            })
+            .collect();
+        let op_width = self
+            .nodes
+            .iter()
+            .map(|n| n.op.len())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        let shape_width = shapes.iter().map(String::len).max().unwrap_or(0).max(12);
         writeln!(
             f,
-            "{:>5}  {:<24} {:<28} {:>8} {:>6} {:>11}  {:<6} recorded at",
+            "{:>5}  {:<op_width$} {:<shape_width$} {:>8} {:>6} {:>11}  {:<6} recorded at",
             "node", "op", "input shapes", "compared", "kinks", "rel. diff", "result"
         )?;
-        for n in &self.nodes {
-            let shapes: Vec<String> = n.input_shapes.iter().map(|s| format!("{s:?}")).collect();
+        for (n, shapes) in self.nodes.iter().zip(&shapes) {
             writeln!(
                 f,
-                "{:>5}  {:<24} {:<28} {:>8} {:>6} {:>11.3e}  {:<6} {}:{}",
+                "{:>5}  {:<op_width$} {:<shape_width$} {:>8} {:>6} {:>11.3e}  {:<6} {}:{}",
                 format!("#{}", n.node),
                 n.op,
-                shapes.join(" "),
+                shapes,
                 n.compared,
                 n.kinks,
                 n.relative_difference,
