@@ -2,6 +2,7 @@
 
 use smallvec::SmallVec;
 
+use crate::anomaly::{check_backward, Anomaly, AnomalyMode};
 use crate::kernels::broadcast::sum_to_shape;
 use crate::kernels::elementwise::add_assign;
 use crate::op::BackwardContext;
@@ -101,7 +102,11 @@ impl<T: Real> Tape<T> {
         if shape.iter().product::<usize>() != 1 {
             return Err(BackwardError::NotScalar { shape });
         }
-        Ok(self.run_backward(output.index as usize, full(&shape, T::one())))
+        if let Some(a) = self.take_forward_anomaly() {
+            return Err(BackwardError::Anomaly(a));
+        }
+        self.run_backward(output.index as usize, full(&shape, T::one()))
+            .map_err(BackwardError::Anomaly)
     }
 
     /// Backward from `output` with the gradient `seed` (shaped like `output`) flowing into it:
@@ -119,10 +124,17 @@ impl<T: Real> Tape<T> {
                 }
             );
         }
-        self.run_backward(output.index as usize, seed)
+        if let Some(a) = self.take_forward_anomaly() {
+            panic!("{a}");
+        }
+        match self.run_backward(output.index as usize, seed) {
+            Ok(g) => g,
+            Err(a) => panic!("{a}"),
+        }
     }
 
-    fn run_backward(&self, root: usize, seed: Tensor<T>) -> Gradients<T> {
+    fn run_backward(&self, root: usize, seed: Tensor<T>) -> Result<Gradients<T>, Box<Anomaly>> {
+        let check = self.anomaly_mode() != AnomalyMode::Off;
         let nodes = self.nodes.borrow();
         let mut grads: Vec<Option<Tensor<T>>> = Vec::new();
         grads.resize_with(root + 1, || None);
@@ -147,6 +159,11 @@ impl<T: Real> Tape<T> {
                     .collect();
                 let ctx = BackwardContext::new(&inputs, &node.value, &grad, &needs);
                 let input_grads = op.backward(&ctx);
+                if check {
+                    if let Some(a) = check_backward(&nodes, i, &grad, &input_grads, &needs) {
+                        return Err(a);
+                    }
+                }
                 assert_eq!(
                     input_grads.len(),
                     inputs.len(),
@@ -189,10 +206,10 @@ impl<T: Real> Tape<T> {
                 }
             }
         }
-        Gradients {
+        Ok(Gradients {
             tape_id: self.id(),
             grads,
-        }
+        })
     }
 }
 

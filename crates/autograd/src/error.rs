@@ -54,4 +54,7 @@ pub enum BackwardError {
         /// The output's shape.
         output: Vec<usize>,
     },
+    /// Anomaly detection found NaN or infinity (see [`crate::anomaly`]).
+    #[error("{0}")]
+    Anomaly(Box<crate::Anomaly>),
 }

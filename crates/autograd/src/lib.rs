@@ -11,6 +11,10 @@
 //!   you implement to add your own ([`Tape::apply`] records it).
 //! * [`gradcheck`] checks any function's gradients against finite differences, and its
 //!   registry lists every built-in op with sample inputs.
+//! * [`anomaly`] stops at the first op whose value or gradient is NaN or infinite, naming it
+//!   and the line that recorded it; [`gradcheck::check_model`] checks every op of a whole
+//!   model against finite differences; [`Tape::to_dot`] draws the graph; [`grad_stats`]
+//!   measures each parameter's gradient (vanishing, exploding, dead units).
 //!
 //! ```
 //! use tapegrad_autograd::{tensor, Tape};
@@ -26,8 +30,10 @@
 
 #![warn(missing_docs)]
 
+pub mod anomaly;
 mod backward;
 mod error;
+pub mod grad_stats;
 pub mod gradcheck;
 mod inspect;
 pub mod kernels;
@@ -40,8 +46,10 @@ mod tape;
 mod tensor;
 mod var;
 
+pub use anomaly::{Anomaly, AnomalyMode};
 pub use backward::Gradients;
 pub use error::{BackwardError, OpError};
+pub use grad_stats::{GradStats, GradientReport};
 pub use inspect::NodeInfo;
 pub use op::{BackwardContext, Op};
 pub use ops::conv::Conv2dOptions;

@@ -148,10 +148,18 @@ impl<T: Real> Tape<T> {
     /// Binds a parameter to this tape, sharing its value: a variable needing a gradient, or a
     /// constant if the parameter is frozen. Binding the same parameter again on the same tape
     /// returns the same variable, so shared weights accumulate one gradient.
+    ///
+    /// While recording is off (an [`inference`](Tape::inference) tape, or inside
+    /// [`no_grad`](Tape::no_grad)) the parameter is used as a constant and keeps its binding,
+    /// so evaluating a model between `backward` and the optimizer step does not hide the
+    /// gradients of the training tape from [`Gradients::param`].
     #[track_caller]
     pub fn param(&self, p: &Param<T>) -> Var<'_, T> {
         if let Some(v) = p.bound_on(self) {
             return v;
+        }
+        if !self.is_grad_enabled() {
+            return self.constant(p.value.clone());
         }
         let v = if p.trainable {
             self.var(p.value.clone())

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use smallvec::SmallVec;
 
+use crate::anomaly::{Anomaly, AnomalyMode};
 use crate::ops::OpKind;
 use crate::{Op, OpError, Real, Tensor, Var};
 
@@ -75,6 +76,8 @@ pub struct Tape<T: Real = f32> {
     id: u64,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     grad_enabled: Cell<bool>,
+    pub(crate) anomaly_mode: Cell<AnomalyMode>,
+    pub(crate) first_anomaly: RefCell<Option<Box<Anomaly>>>,
 }
 
 impl<T: Real> Default for Tape<T> {
@@ -100,6 +103,8 @@ impl<T: Real> Tape<T> {
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
             nodes: RefCell::new(Vec::with_capacity(64)),
             grad_enabled: Cell::new(true),
+            anomaly_mode: Cell::new(AnomalyMode::Off),
+            first_anomaly: RefCell::new(None),
         }
     }
 
@@ -130,6 +135,7 @@ impl<T: Real> Tape<T> {
     /// Taking `&mut self` guarantees that no variable of the old graph is still in use.
     pub fn reset(&mut self) {
         self.nodes.get_mut().clear();
+        *self.first_anomaly.get_mut() = None;
     }
 
     /// Whether ops currently record what backward needs.
@@ -238,6 +244,10 @@ impl<T: Real> Tape<T> {
             .map(|&i| &nodes[i as usize].value)
             .collect();
         let value = op.forward(&values)?;
+        if self.anomaly_mode.get() != AnomalyMode::Off {
+            let name = kind.map_or_else(|| op.name(), |k| k.name());
+            self.check_forward(&nodes, name, &input_ids, &value);
+        }
         let requires_grad =
             self.grad_enabled.get() && input_ids.iter().any(|&i| nodes[i as usize].requires_grad);
         drop(values);

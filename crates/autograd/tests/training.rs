@@ -111,3 +111,31 @@ fn ten_thousand_training_steps_do_not_grow_memory() {
         "memory grew from {before} to {after} bytes over 9,000 steps"
     );
 }
+
+#[test]
+fn evaluating_between_backward_and_the_step_keeps_the_gradients() {
+    // Printing a test accuracy after backward and before the update is common; the inference
+    // tape of the evaluation must not take the parameter's gradient away.
+    let w = Param::new("w", tensor(&[2], vec![1.0f64, -2.0]));
+    let x = tensor(&[2], vec![3.0, 4.0]);
+    let grads = {
+        let tape = Tape::new();
+        let loss = tape.param(&w).dot(tape.constant(x.clone()));
+        tape.backward(loss)
+    };
+    let eval = Tape::inference();
+    let y = eval.param(&w).dot(eval.constant(x.clone()));
+    assert_eq!(y.item(), -5.0);
+    assert!(!y.requires_grad());
+    let training = Tape::new();
+    training.no_grad(|| training.param(&w).sum());
+    assert_eq!(
+        grads.param(&w).map(|g| g.as_slice().unwrap().to_vec()),
+        Some(vec![3.0, 4.0])
+    );
+    // Bound again with recording on, the parameter gets a gradient on the new tape.
+    let v = training.param(&w);
+    assert!(v.requires_grad());
+    let g = training.backward(v.sum());
+    assert_eq!(g.param(&w).unwrap().as_slice().unwrap(), &[1.0, 1.0]);
+}

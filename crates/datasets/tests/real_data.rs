@@ -6,12 +6,12 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use tapegrad_autograd::random::NumpyRandomState;
 use tapegrad_datasets::mnist::{label_histogram, MNIST_FILES};
 use tapegrad_datasets::notmnist::{
     duplicates_within, exact_overlap, merge_datasets, near_overlap, NotMnist, Splits,
     SMALL_CLASS_COUNTS,
 };
-use tapegrad_autograd::random::NumpyRandomState;
 use tapegrad_datasets::{DataSource, Mnist};
 
 fn small() -> &'static NotMnist {

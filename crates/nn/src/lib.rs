@@ -20,6 +20,7 @@
 //! | [`callback`] | early stopping, checkpoints, learning-rate scheduling |
 //! | [`history`] | per-epoch loss and metrics, plotted to PNG or SVG |
 //! | [`io`], [`checkpoint`] | safetensors weights, resumable checkpoints, written atomically |
+//! | [`diagnostics`] | gradient statistics per parameter; pointers to anomaly detection and the model-wide gradient check |
 //!
 //! ## Keras style
 //!
@@ -70,6 +71,7 @@ pub use tapegrad_autograd as autograd;
 
 pub mod callback;
 pub mod checkpoint;
+pub mod diagnostics;
 pub mod error;
 pub mod ewma;
 pub mod history;

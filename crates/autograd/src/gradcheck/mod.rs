@@ -23,7 +23,13 @@
 //! assert!(report.relative_difference < 1e-7);
 //! ```
 
+mod nodes;
 pub mod registry;
+
+pub use nodes::{
+    check_model, check_tape, NodeCheck, NodeCheckOptions, NodeMismatch, TapeCheckError,
+    TapeCheckReport,
+};
 
 use std::fmt;
 

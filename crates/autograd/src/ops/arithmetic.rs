@@ -297,6 +297,7 @@ impl<T: Real> Op<T> for PickOp {
 }
 
 impl<'t, T: Real> Var<'t, T> {
+    #[track_caller]
     fn scalar_op(self, kind: Arithmetic, c: T) -> Var<'t, T> {
         or_panic(self.record1(kind, ScalarOp { kind, c }))
     }

@@ -291,6 +291,7 @@ impl<'t, T: Real> Var<'t, T> {
         self.record1(kind, SumOp { kind, axes })
     }
 
+    #[track_caller]
     fn extreme(self, kind: Reduction, axes: Axes) -> Result<Var<'t, T>, OpError> {
         self.record1(kind, ExtremeOp { kind, axes })
     }
