@@ -213,6 +213,8 @@ pub(crate) struct Slot<T> {
     /// Steps taken for this parameter (Adam's `t`).
     pub(crate) step: u64,
     pub(crate) bufs: Vec<Vec<T>>,
+    /// The [`Slots::step_mark`] of the last step that used this slot.
+    claimed: u64,
 }
 
 /// The slots of an optimizer, one per parameter, in the order of the parameters.
@@ -221,6 +223,8 @@ pub(crate) struct Slots<T> {
     buf_names: &'static [&'static str],
     fill: T,
     slots: Vec<Slot<T>>,
+    /// Counts steps, so that a slot claimed in the current step is recognised.
+    step_mark: u64,
 }
 
 impl<T: Real> Slots<T> {
@@ -230,6 +234,7 @@ impl<T: Real> Slots<T> {
             buf_names,
             fill,
             slots: Vec::new(),
+            step_mark: 0,
         }
     }
 
@@ -247,36 +252,49 @@ impl<T: Real> Slots<T> {
                 .iter()
                 .map(|_| vec![self.fill; p.len()])
                 .collect(),
+            claimed: 0,
         }
     }
 
-    /// The slot of parameter `i`; made on first use. A slot found under the parameter's name at
-    /// another position moves to position `i`; a slot whose shape no longer fits is started
-    /// again.
+    /// Starts a step: every slot becomes free to be claimed by one parameter again.
+    fn begin_step(&mut self) {
+        self.step_mark += 1;
+    }
+
+    /// The slot of parameter `i`; made on first use. Each slot is claimed by at most one
+    /// parameter per step, so parameters sharing a name (the `weight` of two layers) never share
+    /// or reset each other's state. A free slot found under the parameter's name (and shape) at
+    /// another position moves to position `i`; a free slot of that name whose shape no longer
+    /// fits is started again.
     fn slot(&mut self, i: usize, p: &Param<T>) -> &mut Slot<T> {
-        let fits = |s: &Slot<T>| s.name == p.name() && s.shape == p.shape();
-        if i < self.slots.len() && fits(&self.slots[i]) {
-            return &mut self.slots[i];
-        }
-        let j = match self.slots.iter().position(|s| s.name == p.name()) {
-            Some(j) => {
-                if self.slots[j].shape != p.shape() {
-                    self.slots[j] = self.fresh(p);
-                }
+        let mark = self.step_mark;
+        let free = |s: &Slot<T>| s.claimed != mark && s.name == p.name();
+        let fits = |s: &Slot<T>| free(s) && s.shape == p.shape();
+        let j = if i < self.slots.len() && fits(&self.slots[i]) {
+            i
+        } else if let Some(j) = self
+            .slots
+            .iter()
+            .position(fits)
+            .or_else(|| self.slots.iter().position(free))
+        {
+            if self.slots[j].shape != p.shape() {
+                self.slots[j] = self.fresh(p);
+            }
+            if i < self.slots.len() && self.slots[i].claimed != mark {
+                self.slots.swap(i, j);
+                i
+            } else {
                 j
             }
-            None => {
-                let fresh = self.fresh(p);
-                self.slots.push(fresh);
-                self.slots.len() - 1
-            }
-        };
-        if i < self.slots.len() && i != j {
-            self.slots.swap(i, j);
-            &mut self.slots[i]
         } else {
-            &mut self.slots[j]
-        }
+            let fresh = self.fresh(p);
+            self.slots.push(fresh);
+            self.slots.len() - 1
+        };
+        let slot = &mut self.slots[j];
+        slot.claimed = mark;
+        slot
     }
 
     fn export(&self, state: &mut OptimizerState<T>) {
@@ -312,6 +330,7 @@ impl<T: Real> Slots<T> {
                         shape: t.shape().to_vec(),
                         step: step as u64,
                         bufs: vec![Vec::new(); self.buf_names.len()],
+                        claimed: 0,
                     });
                     slots.len() - 1
                 }
@@ -344,6 +363,7 @@ impl<T: Real> Slots<T> {
                         shape: Vec::new(),
                         step: *v as u64,
                         bufs: Vec::new(),
+                        claimed: 0,
                     });
                 }
             }
@@ -405,6 +425,7 @@ pub(crate) fn step_each<T: Real>(
         }
         None => 1.0,
     };
+    slots.begin_step();
     let prep = Prep {
         scale: T::lit(scale),
         clip: T::lit(transform.clip_value.unwrap_or(f64::INFINITY)),
@@ -641,6 +662,31 @@ mod tests {
         let mut c = Param::new("c", tensor(&[1], vec![1.0f64]));
         opt.step(&mut [&mut c], &grads);
         assert_eq!(c.value()[[0]], 1.0);
+    }
+
+    #[test]
+    fn parameters_sharing_a_name_keep_their_own_state() {
+        // Two layers' weights are both called "weight" (different shapes), and their biases
+        // both "bias" (same shape): each keeps its own velocity.
+        let p0 = [vec![1.0f64, 2.0], vec![3.0], vec![4.0, 5.0, 6.0], vec![7.0]];
+        let names = ["weight", "bias", "weight", "bias"];
+        let gs = [vec![0.5, -1.0], vec![2.0], vec![0.1, 0.2, 0.3], vec![-0.3]];
+        let mut ps: Vec<Param<f64>> = names
+            .iter()
+            .zip(&p0)
+            .map(|(n, v)| Param::new(*n, tensor(&[v.len()], v.clone())))
+            .collect();
+        let mut opt = Sgd::momentum(0.1, 0.9);
+        for _ in 0..3 {
+            let grads = grads_for(&ps.iter().collect::<Vec<_>>(), &gs);
+            opt.step(&mut ps.iter_mut().collect::<Vec<_>>(), &grads);
+        }
+        for ((p, v), g) in ps.iter().zip(&p0).zip(&gs) {
+            // v = g, 1.9 g, 2.71 g: p = p0 - 0.1 * 5.61 g
+            let want: Vec<f64> = v.iter().zip(g).map(|(v, g)| v - 0.561 * g).collect();
+            assert_close(&p.value().iter().copied().collect::<Vec<_>>(), &want);
+        }
+        assert_eq!(opt.state().tensors.len(), 4);
     }
 
     #[test]

@@ -1,0 +1,141 @@
+//! What every workload shares: the deterministic SplitMix64 inputs of the benchmark
+//! definitions, MNIST through `datasets::Mnist`, the RESULT line and the peak memory.
+
+use tapegrad::autograd::random::SplitMix64;
+use tapegrad::autograd::{tensor, Tensor};
+use tapegrad::datasets::Mnist;
+
+pub const IN: usize = 784;
+pub const CLASSES: usize = 10;
+
+/// `n` values `lo + (hi - lo) * u`, computed in f64 and rounded to f32, with `u` the top 53
+/// bits of SplitMix64 seeded with `seed`.
+pub fn uniform(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f32> {
+    let mut r = SplitMix64::new(seed);
+    (0..n)
+        .map(|_| {
+            (lo + (hi - lo) * ((r.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64))) as f32
+        })
+        .collect()
+}
+
+/// Glorot-uniform `[fan_in, fan_out]`, row-major, from the stream seeded with `seed`.
+pub fn glorot(seed: u64, fan_in: usize, fan_out: usize) -> Tensor<f32> {
+    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
+    tensor(
+        &[fan_in, fan_out],
+        uniform(seed, fan_in * fan_out, -limit, limit),
+    )
+}
+
+/// Fisher-Yates as the benchmark defines it: `j = next % (i + 1)` for `i` from `n - 1` down.
+pub fn permutation(seed: u64, n: usize) -> Vec<usize> {
+    let mut r = SplitMix64::new(seed);
+    let mut p: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (r.next_u64() % (i as u64 + 1)) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+/// MNIST from `TAPEGRAD_DATA_DIR` (`<dir>/mnist/*.gz`), else from the peers' data folder.
+pub fn mnist() -> Mnist {
+    let loaded = match std::env::var_os("TAPEGRAD_DATA_DIR") {
+        Some(_) => Mnist::load(),
+        None => Mnist::load_from(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"),
+        ),
+    };
+    loaded.unwrap_or_else(|e| {
+        eprintln!("bench: cannot load MNIST: {e}");
+        std::process::exit(3)
+    })
+}
+
+/// Labels of one-hot rows.
+pub fn labels_of(onehot: &Tensor<f32>) -> Vec<usize> {
+    onehot
+        .as_standard_layout()
+        .as_slice()
+        .expect("standard layout")
+        .chunks_exact(CLASSES)
+        .map(|row| row.iter().position(|&v| v == 1.0).expect("one-hot row"))
+        .collect()
+}
+
+/// The fraction of rows of `scores` (`[n, 10]`) whose first maximum is the label.
+pub fn accuracy(scores: &Tensor<f32>, labels: &[usize]) -> f64 {
+    let s = scores.as_standard_layout();
+    let s = s.as_slice().expect("standard layout");
+    let ok = s
+        .chunks_exact(CLASSES)
+        .zip(labels)
+        .filter(|(row, &l)| {
+            let mut best = 0;
+            for k in 1..CLASSES {
+                if row[k] > row[best] {
+                    best = k;
+                }
+            }
+            best == l
+        })
+        .count();
+    ok as f64 / labels.len() as f64
+}
+
+/// The peak resident memory so far (`VmHWM`), in MiB.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// CPU time used by the whole process so far (user + system, all threads), in seconds; with
+/// the wall time it shows how busy the threads were.
+pub fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Wall time of the timed part, with the process CPU time over it reported on stderr.
+pub struct Timer {
+    wall: std::time::Instant,
+    cpu: f64,
+}
+
+impl Timer {
+    pub fn start() -> Self {
+        Timer {
+            cpu: process_cpu_seconds(),
+            wall: std::time::Instant::now(),
+        }
+    }
+
+    /// The seconds since `start`.
+    pub fn stop(self) -> f64 {
+        let wall = self.wall.elapsed().as_secs_f64();
+        eprintln!(
+            "timed part: wall {wall:.4} s, process CPU {:.2} s",
+            process_cpu_seconds() - self.cpu
+        );
+        wall
+    }
+}
+
+pub fn print_result(workload: &str, seconds: f64, metric: f64) {
+    eprintln!("peak RSS {:.1} MiB", peak_rss_mib());
+    println!("RESULT peer=tapegrad workload={workload} seconds={seconds:.6} metric={metric}");
+}
