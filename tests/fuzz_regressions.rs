@@ -3,8 +3,20 @@
 //! (`fuzz/src/entry.rs`): none may panic. Fuzzing itself is manual (`cargo +nightly fuzz run`,
 //! see docs/debugging.md); this test keeps what it found fixed.
 
+use std::alloc::System;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use cap::Cap;
+
+/// Counts every byte allocated, so that a header claiming a huge size is caught even where
+/// the operating system would hand out the (untouched) memory without complaint: past the
+/// limit an allocation fails and the test aborts.
+#[global_allocator]
+static ALLOCATOR: Cap<System> = Cap::new(System, 1 << 30);
+
+/// No saved input is larger than a few kilobytes: nothing should ever hold more than this.
+const MEMORY_LIMIT: usize = 128 << 20;
 
 #[path = "../fuzz/src/entry.rs"]
 mod entry;
@@ -44,6 +56,12 @@ fn replay(target: &str, run: fn(&[u8])) {
         assert!(
             outcome.is_ok(),
             "{target}: {} makes the loader panic",
+            path.display()
+        );
+        let peak = ALLOCATOR.max_allocated();
+        assert!(
+            peak <= MEMORY_LIMIT,
+            "{target}: {} took the memory in use to {peak} bytes",
             path.display()
         );
     }

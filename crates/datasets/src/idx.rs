@@ -46,6 +46,9 @@ pub const MAX_RANK: u8 = 16;
 /// the buffer grows only as real data arrives.
 const UNHINTED_RESERVE: u64 = 1 << 20;
 
+/// The largest expansion of deflate: 1032 output bytes per input byte at best.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// The element type of an IDX file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IdxType {
@@ -223,10 +226,19 @@ impl IdxHeader {
             dims: self.dims.clone(),
         };
         let mut n: u64 = self.idx_type.size() as u64;
+        // Arrays need the product of the non-zero dimensions to fit too, even when a zero
+        // dimension makes the payload empty: [0, 2^32 - 1, 2^32 - 1, 2^32 - 1] is no array.
+        let mut nonzero: u64 = self.idx_type.size() as u64;
         for &d in &self.dims {
             n = n.checked_mul(u64::from(d)).ok_or_else(overflow)?;
+            nonzero = nonzero
+                .checked_mul(u64::from(d.max(1)))
+                .ok_or_else(overflow)?;
         }
         // The payload must also be addressable on this machine.
+        if nonzero > isize::MAX as u64 {
+            return Err(overflow());
+        }
         usize::try_from(n).map_err(|_| overflow())?;
         Ok(n)
     }
@@ -483,7 +495,10 @@ fn read_idx_hashing(path: &Path, hasher: Option<&mut Sha256>) -> Result<IdxData,
         file.seek(SeekFrom::End(-4))
             .and_then(|_| file.read_exact(&mut isize))
             .map_err(|e| DatasetError::io(path, e))?;
-        Known::GzipHint(u64::from(u32::from_le_bytes(isize)))
+        // The trailer is just four bytes anyone can write: never trust it beyond what deflate
+        // can expand this file to (at most 1032:1), so a tiny file cannot reserve gigabytes.
+        let most = len.saturating_mul(MAX_DEFLATE_RATIO);
+        Known::GzipHint(u64::from(u32::from_le_bytes(isize)).min(most))
     } else {
         Known::RawLen(len)
     };
