@@ -35,11 +35,24 @@ fn idx_seeds(dir: &Path) {
     let n = 12;
     let all = [
         IdxData::U8(ArrayD::from_shape_vec(shape.clone(), (0..n as u8).collect()).unwrap()),
-        IdxData::I8(ArrayD::from_shape_vec(shape.clone(), (0..n as i8).map(|v| v - 6).collect()).unwrap()),
-        IdxData::I16(ArrayD::from_shape_vec(shape.clone(), (0..n as i16).map(|v| v * 300).collect()).unwrap()),
-        IdxData::I32(ArrayD::from_shape_vec(shape.clone(), (0..n as i32).map(|v| -v << 20).collect()).unwrap()),
-        IdxData::F32(ArrayD::from_shape_vec(shape.clone(), (0..n).map(|v| v as f32 * 0.5).collect()).unwrap()),
-        IdxData::F64(ArrayD::from_shape_vec(shape, (0..n).map(|v| v as f64 / 3.0).collect()).unwrap()),
+        IdxData::I8(
+            ArrayD::from_shape_vec(shape.clone(), (0..n as i8).map(|v| v - 6).collect()).unwrap(),
+        ),
+        IdxData::I16(
+            ArrayD::from_shape_vec(shape.clone(), (0..n as i16).map(|v| v * 300).collect())
+                .unwrap(),
+        ),
+        IdxData::I32(
+            ArrayD::from_shape_vec(shape.clone(), (0..n as i32).map(|v| -v << 20).collect())
+                .unwrap(),
+        ),
+        IdxData::F32(
+            ArrayD::from_shape_vec(shape.clone(), (0..n).map(|v| v as f32 * 0.5).collect())
+                .unwrap(),
+        ),
+        IdxData::F64(
+            ArrayD::from_shape_vec(shape, (0..n).map(|v| v as f64 / 3.0).collect()).unwrap(),
+        ),
     ];
     for data in &all {
         let raw = encode_idx(data);
@@ -51,8 +64,11 @@ fn idx_seeds(dir: &Path) {
     let labels = IdxData::U8(ArrayD::from_shape_vec(IxDyn(&[10]), (0..10).collect()).unwrap());
     save(dir, "labels.idx1.gz", &gzip(&encode_idx(&labels)));
     let images = IdxData::U8(
-        ArrayD::from_shape_vec(IxDyn(&[2, 28, 28]), (0..2 * 784).map(|v| (v % 256) as u8).collect())
-            .unwrap(),
+        ArrayD::from_shape_vec(
+            IxDyn(&[2, 28, 28]),
+            (0..2 * 784).map(|v| (v % 256) as u8).collect(),
+        )
+        .unwrap(),
     );
     save(dir, "images.idx3.gz", &gzip(&encode_idx(&images)));
 }
@@ -69,7 +85,11 @@ fn png_bytes(seed: u8, color: png::ColorType, depth: png::BitDepth) -> Vec<u8> {
             png::ColorType::GrayscaleAlpha => 2,
             _ => 1,
         };
-        let bytes_per = if depth == png::BitDepth::Sixteen { 2 } else { 1 };
+        let bytes_per = if depth == png::BitDepth::Sixteen {
+            2
+        } else {
+            1
+        };
         let data: Vec<u8> = (0..28 * 28 * channels * bytes_per)
             .map(|i| (i as u8).wrapping_mul(seed))
             .collect();
@@ -98,15 +118,25 @@ fn archive_seeds(dir: &Path) {
         ("notMNIST_small/B/b1.png", gray(7)),
         ("notMNIST_small/J/j1.png", gray(11)),
         ("notMNIST_small/C/empty.png", Vec::new()),
-        ("notMNIST_small/D/rgb.png", png_bytes(13, png::ColorType::Rgb, png::BitDepth::Eight)),
-        ("notMNIST_small/E/g16.png", png_bytes(17, png::ColorType::Grayscale, png::BitDepth::Sixteen)),
+        (
+            "notMNIST_small/D/rgb.png",
+            png_bytes(13, png::ColorType::Rgb, png::BitDepth::Eight),
+        ),
+        (
+            "notMNIST_small/E/g16.png",
+            png_bytes(17, png::ColorType::Grayscale, png::BitDepth::Sixteen),
+        ),
         ("notMNIST_small/README.txt", b"not a png".to_vec()),
     ];
     let tar = tar_of(&members);
     save(dir, "small.tar", &tar);
     save(dir, "small.tar.gz", &gzip(&tar));
     let long = format!("notMNIST_small/F/{}.png", "x".repeat(150));
-    save(dir, "longname.tar.gz", &gzip(&tar_of(&[(long.as_str(), gray(19))])));
+    save(
+        dir,
+        "longname.tar.gz",
+        &gzip(&tar_of(&[(long.as_str(), gray(19))])),
+    );
     save(dir, "one.png", &gray(23));
 }
 
@@ -137,7 +167,11 @@ fn checkpoint_seeds(dir: &Path) {
     save(dir, "weights.safetensors", &std::fs::read(&path).unwrap());
     let m64 = Sequential::<f64>::new().add(Linear::new(2, 2, 1));
     tapegrad_nn::io::save_weights(&m64, &path).unwrap();
-    save(dir, "weights_f64.safetensors", &std::fs::read(&path).unwrap());
+    save(
+        dir,
+        "weights_f64.safetensors",
+        &std::fs::read(&path).unwrap(),
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
