@@ -38,7 +38,7 @@ pub enum IdxError {
     },
     /// The declared dimensions overflow the address space.
     #[error(
-        "IDX header declares dimensions {dims:?}, whose product overflows; the header is damaged"
+        "IDX header declares dimensions {dims:?}, whose size overflows what this machine can address; the header is damaged: delete the file and download it again"
     )]
     SizeOverflow {
         /// Declared dimensions.

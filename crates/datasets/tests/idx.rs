@@ -176,7 +176,7 @@ fn a_header_claiming_a_huge_size_allocates_nothing_big() {
     h.extend_from_slice(&u32::MAX.to_be_bytes());
     h.extend_from_slice(&u32::MAX.to_be_bytes());
     h.extend_from_slice(&[1, 2, 3]);
-    assert_all_fail(&h, "bytes of data");
+    assert_all_fail(&h, "overflows what this machine can address");
     // f32 [2^20, 2^20, 2^20]: 2^62 bytes, a plausible-looking but impossible size.
     let mut h = vec![0, 0, 0x0D, 3];
     for _ in 0..3 {
