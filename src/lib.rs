@@ -5,7 +5,7 @@
 //!
 //! This crate re-exports the three parts of the project:
 //!
-//! * [`autograd`]: n-d arrays, ops recorded on a [`Tape`](autograd::Tape), reverse-mode
+//! * [`autograd`]: n-d arrays, ops recorded on a [`Tape`], reverse-mode
 //!   backward and finite-difference [`gradcheck`](autograd::gradcheck);
 //! * [`nn`]: layers, initialisers, losses, optimizers, schedules and a Keras-like model;
 //! * [`datasets`]: MNIST, Fashion-MNIST and notMNIST, downloaded, verified, cached and parsed.

@@ -23,7 +23,7 @@
 //! assert!(report.relative_difference < 1e-7);
 //! ```
 
-mod nodes;
+pub mod nodes;
 pub mod registry;
 
 pub use nodes::{
