@@ -145,7 +145,18 @@ pub fn run(data: &BookMnist, options: Options, progress: &mut dyn FnMut(&str)) -
 }
 
 fn main() {
-    let args = args();
+    let args = args(
+        "Grokking ch.8: dropout on 784-100-10 (the book's curve, I:290 Test-Acc 0.8181).
+
+usage: grokking_ch08_dropout [--variant book|seed|seed_x2] [--seed N] [--iterations N] [--true-grad]
+  --variant V     book (hidden 100, mask * 2), or the study notes' hidden-40 runs:
+                  seed (mask only), seed_x2 (mask * 2)
+  --seed N        np.random.seed(N), 1 in the book
+  --iterations N  passes over the 1,000 images (300 in the book)
+  --true-grad     the true derivatives instead of the book's backprop rules",
+        &["--true-grad"],
+        &["--variant", "--seed", "--iterations"],
+    );
     let variant = match option(&args, "--variant", "book".to_string()).as_str() {
         "book" => Variant::Book,
         "seed" => Variant::Seed,

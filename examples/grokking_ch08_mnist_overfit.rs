@@ -92,7 +92,15 @@ pub fn run(
 }
 
 fn main() {
-    let args = args();
+    let args = args(
+        "Grokking ch.8: 784-40-10 on 1,000 MNIST images, overfitting (the book's 36 lines).
+
+usage: grokking_ch08_mnist_overfit [--iterations N] [--true-grad]
+  --iterations N  passes over the 1,000 images (350 in the book)
+  --true-grad     relu's true derivative instead of the book's relu2deriv",
+        &["--true-grad"],
+        &["--iterations"],
+    );
     let iterations = option(&args, "--iterations", 350);
     let derivatives = Derivatives::from_args(&args);
     let data = BookMnist::load();

@@ -15,8 +15,12 @@
 //! printed lines are the book's (I:290 Test-Acc 0.8701). `--seed N` changes
 //! `np.random.seed(1)`.
 //!
+//! `--variant seed` and `--variant seed_narrow` are the study notes' two runs: both weight
+//! matrices started as `0.2 * U - 0.1` (I:290 0.8706), then both narrowed to `0.02 * U - 0.01`
+//! (I:290 0.8592; the book narrows only `weights_0_1`).
+//!
 //! ```sh
-//! cargo run --release --example grokking_ch09_tanh_softmax [-- --seed 1] [--true-grad]
+//! cargo run --release --example grokking_ch09_tanh_softmax [-- --variant book|seed|seed_narrow] [--seed 1] [--true-grad]
 //! ```
 
 mod common;
@@ -30,9 +34,35 @@ use tapegrad::autograd::{Param, Reduce, Tape};
 // The tests build the data and choose the derivatives through these.
 pub use common::mnist::{BookMnist, Derivatives};
 
+/// Which run: the book's, or one of the study notes'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `weights_0_1 = 0.02 * U - 0.01`, `weights_1_2 = 0.2 * U - 0.1`, alpha 2 with the delta
+    /// divided by `100 * 100`.
+    Book,
+    /// The notes' first run: both matrices `0.2 * U - 0.1` (the ReLU chapters' start), alpha
+    /// 0.02 with the delta divided by 100 (I:290 Test-Acc 0.8706).
+    Seed,
+    /// The notes' second run: both matrices `0.02 * U - 0.01` (I:290 Test-Acc 0.8592).
+    SeedNarrow,
+}
+
+impl Variant {
+    /// The name used on the command line and in the result line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Book => "book",
+            Variant::Seed => "seed",
+            Variant::SeedNarrow => "seed_narrow",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
+    /// The book's run or one of the notes'.
+    pub variant: Variant,
     /// `np.random.seed(...)`: 1 in the book.
     pub seed: u32,
     /// Passes over the 1,000 training images: 300 in the book.
@@ -44,6 +74,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            variant: Variant::Book,
             seed: 1,
             iterations: 300,
             derivatives: Derivatives::Book,
@@ -53,15 +84,31 @@ impl Default for Options {
 
 /// Trains and returns the printed lines; `progress` sees each line as soon as it is made.
 pub fn run(data: &BookMnist, options: Options, progress: &mut dyn FnMut(&str)) -> Vec<String> {
-    let (alpha, hidden_size, pixels_per_image, num_labels, batch_size) = (2.0, 100, 784, 10, 100);
+    let (hidden_size, pixels_per_image, num_labels, batch_size) = (100, 784, 10, 100);
+    // The notes write the same step as alpha 0.02 on a delta divided by 100 only; the
+    // arithmetic is kept as each wrote it, so that each run's printed digits are its own.
+    let (alpha, delta_divisor) = match options.variant {
+        Variant::Book => (2.0, (batch_size * batch_size) as f64),
+        Variant::Seed | Variant::SeedNarrow => (0.02, batch_size as f64),
+    };
+    let ((scale_0_1, shift_0_1), (scale_1_2, shift_1_2)) = match options.variant {
+        Variant::Book => ((0.02, 0.01), (0.2, 0.1)),
+        Variant::Seed => ((0.2, 0.1), (0.2, 0.1)),
+        Variant::SeedNarrow => ((0.02, 0.01), (0.02, 0.01)),
+    };
     let mut rng = NumpyRandomState::new(options.seed);
     let mut weights_0_1 = Param::new(
         "weights_0_1",
-        book_uniform(&mut rng, &[pixels_per_image, hidden_size], 0.02, 0.01),
+        book_uniform(
+            &mut rng,
+            &[pixels_per_image, hidden_size],
+            scale_0_1,
+            shift_0_1,
+        ),
     );
     let mut weights_1_2 = Param::new(
         "weights_1_2",
-        book_uniform(&mut rng, &[hidden_size, num_labels], 0.2, 0.1),
+        book_uniform(&mut rng, &[hidden_size, num_labels], scale_1_2, shift_1_2),
     );
     let n = data.images.shape()[0];
     let batches: Vec<_> = (0..n / batch_size)
@@ -88,8 +135,7 @@ pub fn run(data: &BookMnist, options: Options, progress: &mut dyn FnMut(&str)) -
             let layer_2 = tape.no_grad(|| logits.softmax(-1));
             error += (targets - layer_2).square().sum().item();
             correct_cnt += count_correct(&layer_2.value(), labels);
-            let loss = logits.softmax_cross_entropy(targets, Reduce::Sum)
-                / (batch_size * batch_size) as f64;
+            let loss = logits.softmax_cross_entropy(targets, Reduce::Sum) / delta_divisor;
             let grads = tape.backward(loss);
             descend(&mut weights_1_2, &grads, alpha);
             descend(&mut weights_0_1, &grads, alpha);
@@ -121,8 +167,27 @@ pub fn run(data: &BookMnist, options: Options, progress: &mut dyn FnMut(&str)) -
 }
 
 fn main() {
-    let args = args();
+    let args = args(
+        "Grokking ch.9: tanh, dropout and softmax on 784-100-10, batches of 100 (the book's
+curve, I:290 Test-Acc 0.8701).
+
+usage: grokking_ch09_tanh_softmax [--variant book|seed|seed_narrow] [--seed N] [--iterations N] [--true-grad]
+  --variant V     book, or the study notes' runs: seed (both matrices 0.2 U - 0.1, I:290
+                  0.8706), seed_narrow (both 0.02 U - 0.01, I:290 0.8592)
+  --seed N        np.random.seed(N), 1 in the book
+  --iterations N  passes over the 1,000 images (300 in the book)
+  --true-grad     the true derivative of tanh after dropout instead of the book's rule",
+        &["--true-grad"],
+        &["--variant", "--seed", "--iterations"],
+    );
+    let variant = match option(&args, "--variant", "book".to_string()).as_str() {
+        "book" => Variant::Book,
+        "seed" => Variant::Seed,
+        "seed_narrow" => Variant::SeedNarrow,
+        other => panic!("--variant {other}: expected book, seed or seed_narrow"),
+    };
     let options = Options {
+        variant,
         seed: option(&args, "--seed", 1),
         iterations: option(&args, "--iterations", 300),
         derivatives: Derivatives::from_args(&args),
@@ -130,12 +195,12 @@ fn main() {
     let data = BookMnist::load();
     let start = std::time::Instant::now();
     let lines = run(&data, options, &mut |line| println!("{line}"));
-    let seed = options.seed;
+    let (name, seed) = (variant.name(), options.seed);
     if let Some(at290) = lines.iter().find(|l| l.starts_with("I:290 ")) {
-        println!("RESULT ch9[book seed={seed}] {at290}");
+        println!("RESULT ch9[{name} seed={seed}] {at290}");
     }
     if let Some(last) = lines.last() {
-        println!("RESULT ch9[book seed={seed}] final {last}");
+        println!("RESULT ch9[{name} seed={seed}] final {last}");
     }
     println!("WALL {:.1} s", start.elapsed().as_secs_f64());
 }

@@ -279,9 +279,33 @@ pub fn evaluate<R>(
         .collect()
 }
 
-/// The command-line arguments after the program name.
-pub fn args() -> Vec<String> {
-    std::env::args().skip(1).collect()
+/// The command-line arguments after the program name, checked against what the example
+/// accepts: `flags` stand alone, `options` take a value. `--help` (or `-h`) prints `usage` and
+/// exits; anything else unknown exits with an error and the usage, so that a misspelt
+/// `--book-sign` cannot silently run the default and print a curve that looks like the book's.
+pub fn args(usage: &str, flags: &[&str], options: &[&str]) -> Vec<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        if arg == "--help" || arg == "-h" {
+            println!("{usage}");
+            std::process::exit(0);
+        } else if flags.contains(&arg) {
+            i += 1;
+        } else if options.contains(&arg) && i + 1 < args.len() {
+            i += 2;
+        } else {
+            let problem = if options.contains(&arg) {
+                format!("{arg} needs a value")
+            } else {
+                format!("unknown argument '{arg}'")
+            };
+            eprintln!("{problem}\n\n{usage}");
+            std::process::exit(2);
+        }
+    }
+    args
 }
 
 /// The value after `--name` on the command line, parsed, or `default`.
