@@ -42,6 +42,19 @@ pub trait Real:
     /// Converts an `f64` literal to this type (rounding to nearest for `f32`).
     fn lit(x: f64) -> Self;
 
+    /// `tanh self` in a form that loops vectorise: [`kernels::math::tanh_f32`] for `f32`,
+    /// [`kernels::math::tanh_f64`] for `f64`.
+    ///
+    /// [`kernels::math::tanh_f32`]: crate::kernels::math::tanh_f32
+    /// [`kernels::math::tanh_f64`]: crate::kernels::math::tanh_f64
+    #[doc(hidden)]
+    #[inline(always)]
+    fn vector_tanh(self) -> Self {
+        Self::lit(crate::kernels::math::tanh_f64(
+            self.to_f64().unwrap_or(f64::NAN),
+        ))
+    }
+
     /// Converts a count or index to this type.
     fn from_usize_lossy(n: usize) -> Self {
         Self::lit(n as f64)
@@ -78,6 +91,11 @@ impl Real for f32 {
     #[inline]
     fn lit(x: f64) -> Self {
         x as f32
+    }
+
+    #[inline(always)]
+    fn vector_tanh(self) -> Self {
+        crate::kernels::math::tanh_f32(self)
     }
 
     unsafe fn gemm_raw(
