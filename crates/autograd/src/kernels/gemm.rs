@@ -55,9 +55,9 @@ pub fn gemm<T: Real>(
         return dot_form(alpha, a, b, beta, c);
     }
     if threads > 1 && work >= PARALLEL_MIN_MACS {
-        // Blocks of whole micro-kernel panels, at most two per thread (so that a thread slowed
-        // by a busy neighbour can hand work over), none below the threshold.
-        let tasks = (2 * threads).min(work / (PARALLEL_MIN_MACS / 2)).max(2);
+        // Blocks of whole micro-kernel panels, one per thread (each block packs all of the
+        // operand it does not cut, so more blocks cost more packing), none below the threshold.
+        let tasks = threads.min(work / (PARALLEL_MIN_MACS / 2)).max(2);
         if n >= m {
             let per = n.div_ceil(tasks).next_multiple_of(PANEL);
             if per < n {
@@ -142,7 +142,7 @@ fn dot_form<T: Real>(
     let work = m * n * k;
     let threads = rayon::current_num_threads();
     if threads > 1 && work >= PARALLEL_MIN_MACS {
-        let tasks = (2 * threads).min(work / (PARALLEL_MIN_MACS / 2)).max(2);
+        let tasks = threads.min(work / (PARALLEL_MIN_MACS / 2)).max(2);
         let per = m.div_ceil(tasks).next_multiple_of(2);
         c.axis_chunks_iter_mut(Axis(0), per)
             .into_par_iter()
