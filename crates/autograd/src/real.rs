@@ -55,6 +55,13 @@ pub trait Real:
         ))
     }
 
+    /// Runs `f` on this thread's pool of spare buffers of this type (see `kernels::pool`);
+    /// the default keeps none.
+    #[doc(hidden)]
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+        f(&mut Vec::new())
+    }
+
     /// Converts a count or index to this type.
     fn from_usize_lossy(n: usize) -> Self {
         Self::lit(n as f64)
@@ -87,6 +94,13 @@ pub trait Real:
 
 impl Real for f32 {
     const DTYPE: &'static str = "f32";
+
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+        thread_local! {
+            static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        POOL.with(|p| f(&mut p.borrow_mut()))
+    }
 
     #[inline]
     fn lit(x: f64) -> Self {
@@ -123,6 +137,13 @@ impl Real for f32 {
 
 impl Real for f64 {
     const DTYPE: &'static str = "f64";
+
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+        thread_local! {
+            static POOL: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        POOL.with(|p| f(&mut p.borrow_mut()))
+    }
 
     #[inline]
     fn lit(x: f64) -> Self {

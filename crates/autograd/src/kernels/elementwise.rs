@@ -28,7 +28,7 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
     if src.len() >= PARALLEL_MIN_LEN {
         // Whole chunks per task, each a plain loop over slices, so that the loop vectorises
         // (rayon's per-element iterators do not).
-        let mut out = vec![T::zero(); src.len()];
+        let mut out = super::pool::zeroed(src.len());
         out.par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
             .for_each(|(o, s)| {
@@ -38,14 +38,16 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
             });
         out
     } else {
-        src.iter().map(|&x| f(x)).collect()
+        let mut out = super::pool::take(src.len());
+        out.extend(src.iter().map(|&x| f(x)));
+        out
     }
 }
 
 fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
     debug_assert_eq!(a.len(), b.len());
     if a.len() >= PARALLEL_MIN_LEN {
-        let mut out = vec![T::zero(); a.len()];
+        let mut out = super::pool::zeroed(a.len());
         out.par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
             .for_each(|(o, (a, b))| {
@@ -55,7 +57,9 @@ fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
             });
         out
     } else {
-        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+        let mut out = super::pool::take(a.len());
+        out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        out
     }
 }
 
