@@ -7,8 +7,8 @@
 //!
 //! Prints one line, `RESULT peer=tapegrad workload=<w> seconds=<timed part> metric=<m>`, on
 //! stdout; losses, checksums and the peak resident memory go to stderr. Threads: rayon's pool
-//! (`RAYON_NUM_THREADS`) and the GEMM's (`MATMUL_NUM_THREADS`). `BENCH_BATCH` and
-//! `BENCH_HIDDEN` change the `mlp` shape for scaling measurements.
+//! (`RAYON_NUM_THREADS`), which runs the GEMM blocks too. `BENCH_BATCH` and `BENCH_HIDDEN`
+//! change the `mlp` shape for scaling measurements, `BENCH_TEST_CHUNK` the `conv` test chunk.
 
 #[path = "bench/common.rs"]
 mod common;

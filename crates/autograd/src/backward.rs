@@ -5,6 +5,7 @@ use smallvec::SmallVec;
 use crate::anomaly::{check_backward, Anomaly, AnomalyMode};
 use crate::kernels::broadcast::sum_to_shape;
 use crate::kernels::elementwise::add_assign;
+use crate::kernels::pool::recycle;
 use crate::op::BackwardContext;
 use crate::tensor::full;
 use crate::{BackwardError, Real, Tape, Tensor, Var};
@@ -193,17 +194,20 @@ impl<T: Real> Tape<T> {
                         })
                     };
                     match &mut grads[j] {
-                        Some(acc) => add_assign(acc, &g),
+                        Some(acc) => {
+                            add_assign(acc, &g);
+                            recycle(g);
+                        }
                         slot @ None => *slot = Some(g),
                     }
                 }
             }
-            if node.op.is_none() || node.retain_grad {
+            if (node.op.is_none() || node.retain_grad) && node.requires_grad {
                 // Leaves keep their gradient for the caller; intermediates free theirs here,
                 // as soon as their own backward has consumed it.
-                if node.requires_grad {
-                    grads[i] = Some(row_major(grad));
-                }
+                grads[i] = Some(row_major(grad));
+            } else {
+                recycle(grad);
             }
         }
         Ok(Gradients {

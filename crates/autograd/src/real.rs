@@ -42,6 +42,26 @@ pub trait Real:
     /// Converts an `f64` literal to this type (rounding to nearest for `f32`).
     fn lit(x: f64) -> Self;
 
+    /// `tanh self` in a form that loops vectorise: [`kernels::math::tanh_f32`] for `f32`,
+    /// [`kernels::math::tanh_f64`] for `f64`.
+    ///
+    /// [`kernels::math::tanh_f32`]: crate::kernels::math::tanh_f32
+    /// [`kernels::math::tanh_f64`]: crate::kernels::math::tanh_f64
+    #[doc(hidden)]
+    #[inline(always)]
+    fn vector_tanh(self) -> Self {
+        Self::lit(crate::kernels::math::tanh_f64(
+            self.to_f64().unwrap_or(f64::NAN),
+        ))
+    }
+
+    /// Runs `f` on this thread's pool of spare buffers of this type (see `kernels::pool`);
+    /// the default keeps none.
+    #[doc(hidden)]
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+        f(&mut Vec::new())
+    }
+
     /// Converts a count or index to this type.
     fn from_usize_lossy(n: usize) -> Self {
         Self::lit(n as f64)
@@ -75,9 +95,21 @@ pub trait Real:
 impl Real for f32 {
     const DTYPE: &'static str = "f32";
 
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+        thread_local! {
+            static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        POOL.with(|p| f(&mut p.borrow_mut()))
+    }
+
     #[inline]
     fn lit(x: f64) -> Self {
         x as f32
+    }
+
+    #[inline(always)]
+    fn vector_tanh(self) -> Self {
+        crate::kernels::math::tanh_f32(self)
     }
 
     unsafe fn gemm_raw(
@@ -105,6 +137,13 @@ impl Real for f32 {
 
 impl Real for f64 {
     const DTYPE: &'static str = "f64";
+
+    fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+        thread_local! {
+            static POOL: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        POOL.with(|p| f(&mut p.borrow_mut()))
+    }
 
     #[inline]
     fn lit(x: f64) -> Self {

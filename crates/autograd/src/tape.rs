@@ -86,6 +86,16 @@ impl<T: Real> Default for Tape<T> {
     }
 }
 
+impl<T: Real> Drop for Tape<T> {
+    fn drop(&mut self) {
+        // Large values whose last holder is the tape go to the buffer pool, so that the next
+        // step's outputs reuse their memory instead of faulting fresh pages in.
+        for node in self.nodes.get_mut().drain(..) {
+            crate::kernels::pool::recycle(node.value);
+        }
+    }
+}
+
 impl<T: Real> std::fmt::Debug for Tape<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tape")

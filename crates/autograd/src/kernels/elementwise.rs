@@ -26,29 +26,40 @@ fn from_vec<T: Real>(shape: &[usize], data: Vec<T>) -> Tensor<T> {
 
 fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
     if src.len() >= PARALLEL_MIN_LEN {
-        let mut out = Vec::with_capacity(src.len());
-        src.par_iter()
-            .with_min_len(CHUNK)
-            .map(|&x| f(x))
-            .collect_into_vec(&mut out);
+        // Whole chunks per task, each a plain loop over slices, so that the loop vectorises
+        // (rayon's per-element iterators do not).
+        let mut out = super::pool::zeroed(src.len());
+        out.par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(|(o, s)| {
+                for (o, &x) in o.iter_mut().zip(s) {
+                    *o = f(x);
+                }
+            });
         out
     } else {
-        src.iter().map(|&x| f(x)).collect()
+        let mut out = super::pool::take(src.len());
+        out.extend(src.iter().map(|&x| f(x)));
+        out
     }
 }
 
 fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
     debug_assert_eq!(a.len(), b.len());
     if a.len() >= PARALLEL_MIN_LEN {
-        let mut out = Vec::with_capacity(a.len());
-        a.par_iter()
-            .zip(b.par_iter())
-            .with_min_len(CHUNK)
-            .map(|(&x, &y)| f(x, y))
-            .collect_into_vec(&mut out);
+        let mut out = super::pool::zeroed(a.len());
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(o, (a, b))| {
+                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                    *o = f(x, y);
+                }
+            });
         out
     } else {
-        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+        let mut out = super::pool::take(a.len());
+        out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        out
     }
 }
 
@@ -125,10 +136,13 @@ pub fn add_assign<T: Real>(acc: &mut Tensor<T>, g: &Tensor<T>) {
     debug_assert_eq!(acc.shape(), g.shape());
     if let (Some(dst), Some(src)) = (acc.as_slice_mut(), g.as_slice()) {
         if dst.len() >= PARALLEL_MIN_LEN {
-            dst.par_iter_mut()
-                .zip(src.par_iter())
-                .with_min_len(CHUNK)
-                .for_each(|(d, &s)| *d += s);
+            dst.par_chunks_mut(CHUNK)
+                .zip(src.par_chunks(CHUNK))
+                .for_each(|(d, s)| {
+                    for (d, &s) in d.iter_mut().zip(s) {
+                        *d += s;
+                    }
+                });
         } else {
             for (d, &s) in dst.iter_mut().zip(src) {
                 *d += s;

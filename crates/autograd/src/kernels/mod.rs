@@ -8,5 +8,6 @@ pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
 pub mod math;
+pub(crate) mod pool;
 pub mod reduce;
 pub mod softmax;

@@ -304,7 +304,7 @@ impl<T: Real> Op<T> for Conv2dOp {
             .map(|b| b.as_slice().expect("standard layout"));
         let image_len = g.image_len();
 
-        let mut out = vec![T::zero(); s.batch * o * l];
+        let mut out = crate::kernels::pool::zeroed(s.batch * o * l);
         if out.is_empty() {
             return Ok(tensor(&s.out_shape(), out));
         }

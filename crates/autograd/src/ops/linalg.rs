@@ -137,7 +137,11 @@ fn batched_product<T: Real>(
     let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
     let k = a.shape()[a.ndim() - 1];
     let count: usize = batch.iter().product();
-    let mut out = ArrayD::<T>::zeros(IxDyn(out_shape));
+    let mut out = ArrayD::from_shape_vec(
+        IxDyn(out_shape),
+        crate::kernels::pool::zeroed(out_shape.iter().product()),
+    )
+    .expect("as many zeros as the shape holds");
     if out_shape[..nd - 2] != *batch {
         for i in 0..count {
             let mut c = batch_item(out.view_mut(), batch, i);
@@ -273,7 +277,11 @@ impl<T: Real> Op<T> for MatmulOp {
             // Batched x times one matrix W: dW = sum_i x_i^T g_i is one GEMM over the merged rows.
             if bp.ndim() == 2 && ap.ndim() > 2 {
                 if let (Some(a2), Some(g2)) = (merge_rows(ap.view()), merge_rows(g.view())) {
-                    let mut db = ArrayD::<T>::zeros(IxDyn(bp.shape()));
+                    let mut db = ArrayD::from_shape_vec(
+                        IxDyn(bp.shape()),
+                        crate::kernels::pool::zeroed(bp.len()),
+                    )
+                    .expect("as many zeros as the shape holds");
                     let mut c = db
                         .view_mut()
                         .into_dimensionality::<Ix2>()
