@@ -279,6 +279,29 @@ pub fn evaluate<R>(
         .collect()
 }
 
+/// [`evaluate`] with the chunks spread over rayon's threads, for a test pass that dominates
+/// an iteration (ch.10). `forward` must capture values, not `Param`s: each thread records
+/// on its own inference tape. The results come back in chunk order, so sums over them do not
+/// depend on the thread count.
+pub fn evaluate_in_parallel<R: Send>(
+    images: &Tensor<f64>,
+    labels: &Tensor<f64>,
+    chunk: usize,
+    forward: impl Fn(Var<'_, f64>, &Tensor<f64>) -> R + Sync,
+) -> Vec<R> {
+    use rayon::prelude::*;
+    let n = images.shape()[0];
+    (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let (start, end) = (c * chunk, ((c + 1) * chunk).min(n));
+            let tape = Tape::inference();
+            let x = tape.constant(rows(images, start, end));
+            forward(x, &rows(labels, start, end))
+        })
+        .collect()
+}
+
 /// The command-line arguments after the program name, checked against what the example
 /// accepts: `flags` stand alone, `options` take a value. `--help` (or `-h`) prints `usage` and
 /// exits; anything else unknown exits with an error and the usage, so that a misspelt
