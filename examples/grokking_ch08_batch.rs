@@ -33,7 +33,7 @@ mod common;
 
 use common::descend;
 use common::mnist::{
-    args, book_mask, book_uniform, count_correct, evaluate, option, ratio, rows, str5,
+    args, book_mask, book_uniform, count_correct, option, ratio, relu_net_test, rows, str5,
 };
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Tape};
@@ -135,15 +135,7 @@ pub fn run(data: &BookMnist, options: Options, progress: &mut dyn FnMut(&str)) -
             }
         }
         if j % 10 == 0 {
-            let (w01, w12) = (&weights_0_1, &weights_1_2);
-            let per_chunk = evaluate(&data.test_images, &data.test_labels, 1000, |x, y| {
-                let tape = x.tape();
-                let layer_2 = x.matmul(tape.param(w01)).relu().matmul(tape.param(w12));
-                let test_error = (layer_2 - tape.constant(y.clone())).square().sum();
-                (test_error.item(), count_correct(&layer_2.value(), y))
-            });
-            let test_error: f64 = per_chunk.iter().map(|c| c.0).sum();
-            let test_correct: usize = per_chunk.iter().map(|c| c.1).sum();
+            let (test_error, test_correct) = relu_net_test(data, &weights_0_1, &weights_1_2);
             let n_test = data.test_images.shape()[0];
             let line = format!(
                 "I:{j} Test-Err:{} Test-Acc:{} Train-Err:{} Train-Acc:{}",

@@ -23,7 +23,7 @@ use tapegrad::autograd::kernels::elementwise::{map, zip_with};
 use tapegrad::autograd::kernels::math::tanh_f64;
 use tapegrad::autograd::ndarray::{s, Axis};
 use tapegrad::autograd::random::NumpyRandomState;
-use tapegrad::autograd::{tensor, BackwardContext, Op, OpError, Tape, Tensor, Var};
+use tapegrad::autograd::{tensor, BackwardContext, Op, OpError, Param, Tape, Tensor, Var};
 use tapegrad::datasets::batch::{flatten_pixels, one_hot};
 use tapegrad::datasets::Mnist;
 use tapegrad::pyfmt::float_repr;
@@ -277,6 +277,21 @@ pub fn evaluate<R>(
             forward(x, &rows(labels, start, end))
         })
         .collect()
+}
+
+/// The test pass of ch.8's `relu(x w01) w12` network, as the book prints it: the summed
+/// squared error and the number of images classified right over the whole test set.
+pub fn relu_net_test(data: &BookMnist, w01: &Param<f64>, w12: &Param<f64>) -> (f64, usize) {
+    let per_chunk = evaluate(&data.test_images, &data.test_labels, 1000, |x, y| {
+        let tape = x.tape();
+        let layer_2 = x.matmul(tape.param(w01)).relu().matmul(tape.param(w12));
+        let test_error = (layer_2 - tape.constant(y.clone())).square().sum();
+        (test_error.item(), count_correct(&layer_2.value(), y))
+    });
+    (
+        per_chunk.iter().map(|c| c.0).sum(),
+        per_chunk.iter().map(|c| c.1).sum(),
+    )
 }
 
 /// [`evaluate`] with the chunks spread over rayon's threads, for a test pass that dominates
