@@ -106,10 +106,15 @@ fn rows_to_conv_order(book: &Tensor<f64>) -> Tensor<f64> {
 
 /// `np.random.randint(2, size=(batch, 10000))`, drawn in the book's order, stored in conv2d's.
 fn dropout_mask(rng: &mut NumpyRandomState, batch: usize) -> Tensor<f64> {
+    let mut bits = vec![0u8; HIDDEN_SIZE];
     let mut mask = vec![0.0; batch * HIDDEN_SIZE];
     for image in mask.chunks_exact_mut(HIDDEN_SIZE) {
-        for i in 0..HIDDEN_SIZE {
-            image[conv_order(i)] = rng.randint2() as f64;
+        rng.fill_randint2(&mut bits);
+        // Book order is position-major: bit `p * 16 + k` goes to `k * 625 + p`.
+        for (position, kernels) in bits.chunks_exact(NUM_KERNELS).enumerate() {
+            for (kernel, &bit) in kernels.iter().enumerate() {
+                image[kernel * POSITIONS + position] = f64::from(bit);
+            }
         }
     }
     tensor(&[batch, HIDDEN_SIZE], mask)

@@ -19,8 +19,8 @@
 //! book's deltas and the printed curves are the book's. [`Derivatives::True`] swaps them for
 //! the built-in `relu`, `tanh` and `dropout_with_mask`, whose backward is the true derivative.
 
-use tapegrad::autograd::kernels::elementwise::{map, zip_with};
-use tapegrad::autograd::kernels::math::tanh_f64;
+use tapegrad::autograd::kernels::elementwise::{map, map_slices, zip_with};
+use tapegrad::autograd::kernels::math::tanh_slice;
 use tapegrad::autograd::ndarray::{s, Axis};
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, BackwardContext, Op, OpError, Param, Tape, Tensor, Var};
@@ -238,15 +238,17 @@ impl Op<f64> for BookTanhDropout {
         "book_tanh_dropout"
     }
     fn forward(&mut self, x: &[&Tensor<f64>]) -> Result<Tensor<f64>, OpError> {
-        zip_with(x[0], &self.mask, |a, m| tanh_f64(a) * (m * 2.0))
-            .filter(|y| y.shape() == x[0].shape())
-            .ok_or_else(|| {
-                OpError::new(
-                    "book_tanh_dropout",
-                    &[x[0].shape(), self.mask.shape()],
-                    "the mask must have the input's shape",
-                )
-            })
+        zip_with(&map_slices(x[0], tanh_slice), &self.mask, |t, m| {
+            t * (m * 2.0)
+        })
+        .filter(|y| y.shape() == x[0].shape())
+        .ok_or_else(|| {
+            OpError::new(
+                "book_tanh_dropout",
+                &[x[0].shape(), self.mask.shape()],
+                "the mask must have the input's shape",
+            )
+        })
     }
     fn backward(&self, ctx: &BackwardContext<'_, f64>) -> Vec<Option<Tensor<f64>>> {
         let dy = zip_with(ctx.output(), &self.mask, |y, m| (1.0 - y * y) * m);

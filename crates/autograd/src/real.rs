@@ -55,6 +55,19 @@ pub trait Real:
         ))
     }
 
+    /// [`vector_tanh`](Self::vector_tanh) of every element of `src` into `dst` (same
+    /// length): for `f64`, [`kernels::math::tanh_f64_slice`], which skips the exponential for
+    /// runs of small values.
+    ///
+    /// [`kernels::math::tanh_f64_slice`]: crate::kernels::math::tanh_f64_slice
+    #[doc(hidden)]
+    #[inline]
+    fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+        for (d, &x) in dst.iter_mut().zip(src) {
+            *d = x.vector_tanh();
+        }
+    }
+
     /// Runs `f` on this thread's pool of spare buffers of this type (see `kernels::pool`);
     /// the default keeps none.
     #[doc(hidden)]
@@ -137,6 +150,10 @@ impl Real for f32 {
 
 impl Real for f64 {
     const DTYPE: &'static str = "f64";
+
+    fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+        crate::kernels::math::tanh_f64_slice(src, dst);
+    }
 
     fn with_pool<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
         thread_local! {

@@ -28,7 +28,7 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
     if src.len() >= PARALLEL_MIN_LEN {
         // Whole chunks per task, each a plain loop over slices, so that the loop vectorises
         // (rayon's per-element iterators do not).
-        let mut out = super::pool::zeroed(src.len());
+        let mut out = super::pool::for_overwrite(src.len());
         out.par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
             .for_each(|(o, s)| {
@@ -47,7 +47,7 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
 fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
     debug_assert_eq!(a.len(), b.len());
     if a.len() >= PARALLEL_MIN_LEN {
-        let mut out = super::pool::zeroed(a.len());
+        let mut out = super::pool::for_overwrite(a.len());
         out.par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
             .for_each(|(o, (a, b))| {
@@ -61,6 +61,24 @@ fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
         out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
         out
     }
+}
+
+/// `f(src, dst)` over pieces of `a`: for a function that works on whole slices (and so can
+/// look at several elements at once), with the same threading as [`map`]. `f` must write every
+/// element of `dst` from the element of `src` at the same place, so that the result does not
+/// depend on how the array is cut.
+pub fn map_slices<T: Real>(a: &Tensor<T>, f: impl Fn(&[T], &mut [T]) + Sync) -> Tensor<T> {
+    let contiguous = a.as_standard_layout();
+    let src = contiguous.as_slice().expect("standard layout");
+    let mut out = super::pool::for_overwrite(src.len());
+    if src.len() >= PARALLEL_MIN_LEN {
+        out.par_chunks_mut(CHUNK)
+            .zip(src.par_chunks(CHUNK))
+            .for_each(|(o, s)| f(s, o));
+    } else {
+        f(src, &mut out);
+    }
+    from_vec(a.shape(), out)
 }
 
 /// `f` applied to every element.

@@ -51,8 +51,8 @@ pub fn gemm<T: Real>(
     }
     let threads = rayon::current_num_threads();
     let work = m * n * k;
-    if n <= DOT_MAX_N && k >= DOT_MIN_K && a.strides()[1] == 1 && m >= 2 {
-        return dot_form(alpha, a, b, beta, c);
+    if n <= NARROW_MAX_N && k >= NARROW_MIN_K && a.strides()[1] == 1 && m >= 2 {
+        return narrow_form(alpha, a, b, beta, c);
     }
     if threads > 1 && work >= PARALLEL_MIN_MACS {
         // Blocks of whole micro-kernel panels, one per thread (each block packs all of the
@@ -82,23 +82,25 @@ pub fn gemm<T: Real>(
 }
 
 /// Products with at most this many output columns, and an inner dimension at least
-/// [`DOT_MIN_K`] long, go through [`dot_form`].
-const DOT_MAX_N: usize = 16;
-/// See [`DOT_MAX_N`].
-const DOT_MIN_K: usize = 64;
-
-/// Lanes of the dot-form accumulators: one 64-byte vector of `f32`.
-const LANES: usize = 16;
+/// [`NARROW_MIN_K`] long, go through [`narrow_form`].
+const NARROW_MAX_N: usize = 16;
+/// See [`NARROW_MAX_N`].
+const NARROW_MIN_K: usize = 64;
+/// Rows of `a` that [`narrow_form`] carries through one pass over `b`.
+const NARROW_ROWS: usize = 8;
 
 /// `c = alpha a b + beta c` for few output columns (a 10-class output layer: `[m, 10000] @
-/// [10000, 10]`), as dot products of rows of `a` with columns of `b`.
+/// [10000, 10]`).
 ///
-/// GEMM packs `a` into panels before multiplying, which costs as much as the product itself
-/// when each element of `a` is used only `n` times; here every row of `a` is read once, in
-/// place, two rows at a time against all columns of `b` (copied once into contiguous rows of
-/// `b^T`, small since `n` is). Each output element is one fixed sequence of operations, so the
-/// result does not depend on how rows are spread over threads.
-fn dot_form<T: Real>(
+/// GEMM packs both operands into panels before multiplying, which costs as much as the
+/// product itself when each element of `a` is used only `n` times, and its micro-kernels are
+/// wider than `n`. Here `a` is read in place, [`NARROW_ROWS`] rows at a time, and `b` row by
+/// row: each row of `b` (`n` values, one or two vectors) is multiplied by one element of each
+/// of the rows and added to their accumulators, which stay in registers for the whole inner
+/// dimension. `n` is a compile-time constant in the loop, so no lane is wasted on padding.
+/// Each output element is one fixed sequence of multiply-adds along the inner dimension, so
+/// the result does not depend on how rows are spread over threads.
+fn narrow_form<T: Real>(
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
@@ -107,43 +109,27 @@ fn dot_form<T: Real>(
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    // Rows of b^T, padded with zero rows to a multiple of four (every group of columns then
-    // takes the same vectorised loop; the padding's results are dropped).
-    let mut bt: Vec<T> = vec![T::zero(); n.next_multiple_of(4) * k];
-    for (dst, col) in bt.chunks_exact_mut(k).zip(b.columns()) {
-        for (d, &v) in dst.iter_mut().zip(col.iter()) {
-            *d = v;
-        }
-    }
-    let bt: Vec<&[T]> = bt.chunks_exact(k).collect();
+    let b = b.as_standard_layout();
+    let b = b.as_slice().expect("standard layout");
     let rows_of = |c: &mut ArrayViewMut2<'_, T>, first: usize| {
-        let mut i = 0;
-        while i < c.nrows() {
-            let r = (c.nrows() - i).min(2);
-            let row = |d: usize| {
-                a.row(first + i + d.min(r - 1))
-                    .to_slice()
-                    .expect("unit column stride")
-            };
-            let sums = dots2(row(0), row(1), &bt);
-            for d in 0..r {
-                for (j, &s) in sums[d][..n].iter().enumerate() {
-                    let out = &mut c[[i + d, j]];
-                    *out = if beta == T::zero() {
-                        alpha * s
-                    } else {
-                        alpha * s + beta * *out
-                    };
-                }
+        let row = |i: usize| a.row(first + i).to_slice().expect("unit column stride");
+        let sums = narrow_rows(c.nrows(), row, b, n);
+        for (i, sums) in sums.iter().enumerate() {
+            for (j, &s) in sums[..n].iter().enumerate() {
+                let out = &mut c[[i, j]];
+                *out = if beta == T::zero() {
+                    alpha * s
+                } else {
+                    alpha * s + beta * *out
+                };
             }
-            i += r;
         }
     };
     let work = m * n * k;
     let threads = rayon::current_num_threads();
     if threads > 1 && work >= PARALLEL_MIN_MACS {
         let tasks = threads.min(work / (PARALLEL_MIN_MACS / 2)).max(2);
-        let per = m.div_ceil(tasks).next_multiple_of(2);
+        let per = m.div_ceil(tasks).next_multiple_of(NARROW_ROWS);
         c.axis_chunks_iter_mut(Axis(0), per)
             .into_par_iter()
             .enumerate()
@@ -153,16 +139,53 @@ fn dot_form<T: Real>(
     }
 }
 
-/// The dot products of rows `x0` and `x1` with every row of `bt` (a multiple of four of
-/// them, at most [`DOT_MAX_N`]), four rows of `bt` at a time so that each loaded piece of `x0`
-/// and `x1` feeds eight multiply-adds from registers.
-#[inline]
-fn dots2<T: Real>(x0: &[T], x1: &[T], bt: &[&[T]]) -> [[T; DOT_MAX_N]; 2] {
-    let mut out = [[T::zero(); DOT_MAX_N]; 2];
-    for (j, ys) in bt.chunks_exact(4).enumerate() {
-        let got = dots2_group::<T, 4>(x0, x1, [ys[0], ys[1], ys[2], ys[3]]);
-        out[0][4 * j..4 * j + 4].copy_from_slice(&got.0);
-        out[1][4 * j..4 * j + 4].copy_from_slice(&got.1);
+/// Rows `0..rows` of `a` (`row(i)`) times the row-major `k x n` matrix `b`, for `n` from 1 to
+/// [`NARROW_MAX_N`]: [`narrow_rows_of_width`] with `n` fixed at compile time.
+fn narrow_rows<'a, T: Real>(
+    rows: usize,
+    row: impl Fn(usize) -> &'a [T],
+    b: &[T],
+    n: usize,
+) -> Vec<[T; NARROW_MAX_N]> {
+    macro_rules! width {
+        ($($w:literal)*) => {
+            match n {
+                $($w => narrow_rows_of_width::<T, $w>(rows, row, b),)*
+                _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
+            }
+        };
+    }
+    width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// See [`narrow_rows`]; `N` is the number of columns of `b`.
+fn narrow_rows_of_width<'a, T: Real, const N: usize>(
+    rows: usize,
+    row: impl Fn(usize) -> &'a [T],
+    b: &[T],
+) -> Vec<[T; NARROW_MAX_N]> {
+    let b_rows: Vec<&[T; N]> = b
+        .chunks_exact(N)
+        .map(|r| r.try_into().expect("N elements"))
+        .collect();
+    let k = b_rows.len();
+    let mut out = vec![[T::zero(); NARROW_MAX_N]; rows];
+    for first in (0..rows).step_by(NARROW_ROWS) {
+        let tile = NARROW_ROWS.min(rows - first);
+        // A short last tile repeats its last row; the copies' sums are dropped.
+        let xs: [&[T]; NARROW_ROWS] = std::array::from_fn(|i| &row(first + i.min(tile - 1))[..k]);
+        let mut acc = [[T::zero(); N]; NARROW_ROWS];
+        for (q, &b_row) in b_rows.iter().enumerate() {
+            for (acc, x) in acc.iter_mut().zip(&xs) {
+                let x = x[q];
+                for (acc, &y) in acc.iter_mut().zip(b_row) {
+                    *acc = fma(x, y, *acc);
+                }
+            }
+        }
+        for (out, acc) in out[first..first + tile].iter_mut().zip(&acc) {
+            out[..N].copy_from_slice(acc);
+        }
     }
     out
 }
@@ -176,40 +199,6 @@ fn fma<T: Real>(a: T, b: T, c: T) -> T {
     } else {
         a * b + c
     }
-}
-
-/// `G` dot products of each of `x0` and `x1`, each in [`LANES`] interleaved partial sums
-/// added up in a fixed order at the end.
-#[inline(always)]
-fn dots2_group<T: Real, const G: usize>(x0: &[T], x1: &[T], ys: [&[T]; G]) -> ([T; G], [T; G]) {
-    let k = x0.len();
-    let full = k - k % LANES;
-    let mut acc0 = [[T::zero(); LANES]; G];
-    let mut acc1 = [[T::zero(); LANES]; G];
-    let mut p = 0;
-    while p < full {
-        let p0: &[T; LANES] = x0[p..p + LANES].try_into().expect("LANES elements");
-        let p1: &[T; LANES] = x1[p..p + LANES].try_into().expect("LANES elements");
-        for g in 0..G {
-            let q: &[T; LANES] = ys[g][p..p + LANES].try_into().expect("LANES elements");
-            for l in 0..LANES {
-                acc0[g][l] = fma(p0[l], q[l], acc0[g][l]);
-                acc1[g][l] = fma(p1[l], q[l], acc1[g][l]);
-            }
-        }
-        p += LANES;
-    }
-    let mut out = ([T::zero(); G], [T::zero(); G]);
-    for g in 0..G {
-        let (mut s0, mut s1) = (T::zero(), T::zero());
-        for p in full..k {
-            s0 += x0[p] * ys[g][p];
-            s1 += x1[p] * ys[g][p];
-        }
-        out.0[g] = acc0[g].iter().fold(s0, |s, &v| s + v);
-        out.1[g] = acc1[g].iter().fold(s1, |s, &v| s + v);
-    }
-    out
 }
 
 /// Below this many multiply-adds a product runs on the calling thread: splitting it would cost

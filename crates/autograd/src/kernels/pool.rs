@@ -16,13 +16,9 @@ pub(crate) const MIN_LEN: usize = 1 << 16;
 /// At most this many buffers are kept per thread and element type (the oldest goes first).
 const MAX_BUFFERS: usize = 16;
 
-/// An empty vector with room for `len` elements, from the pool when a buffer of a fitting
-/// capacity (`len` to `2 len`) is there.
-pub(crate) fn take<T: Real>(len: usize) -> Vec<T> {
-    if len < MIN_LEN {
-        return Vec::with_capacity(len);
-    }
-    let found = T::with_pool(|pool| {
+/// A pooled buffer with a capacity of `len` to `2 len`, still holding its old contents.
+fn find<T: Real>(len: usize) -> Option<Vec<T>> {
+    T::with_pool(|pool| {
         let best = pool
             .iter()
             .enumerate()
@@ -30,8 +26,16 @@ pub(crate) fn take<T: Real>(len: usize) -> Vec<T> {
             .min_by_key(|(_, v)| v.capacity())
             .map(|(i, _)| i);
         best.map(|i| pool.swap_remove(i))
-    });
-    match found {
+    })
+}
+
+/// An empty vector with room for `len` elements, from the pool when a buffer of a fitting
+/// capacity (`len` to `2 len`) is there.
+pub(crate) fn take<T: Real>(len: usize) -> Vec<T> {
+    if len < MIN_LEN {
+        return Vec::with_capacity(len);
+    }
+    match find(len) {
         Some(mut v) => {
             v.clear();
             v
@@ -48,6 +52,26 @@ pub(crate) fn zeroed<T: Real>(len: usize) -> Vec<T> {
     let mut v = take(len);
     v.resize(len, T::zero());
     v
+}
+
+/// `len` elements of no particular value (a recycled buffer's old contents, or zeros), for an
+/// output that is written in full before it is read: a pooled buffer then costs no pass over
+/// its memory at all, where [`zeroed`] would write it twice.
+pub(crate) fn for_overwrite<T: Real>(len: usize) -> Vec<T> {
+    if len < MIN_LEN {
+        return vec![T::zero(); len];
+    }
+    match find(len) {
+        Some(mut v) if v.len() >= len => {
+            v.truncate(len);
+            v
+        }
+        Some(mut v) => {
+            v.resize(len, T::zero());
+            v
+        }
+        None => vec![T::zero(); len],
+    }
 }
 
 /// Keeps the buffer of `t` for reuse if `t` is its last holder and it is large enough.
@@ -83,5 +107,25 @@ mod tests {
         let again = zeroed::<f32>(MIN_LEN);
         assert_eq!(again.as_ptr(), ptr);
         assert!(again.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn a_buffer_for_overwriting_keeps_its_old_contents_and_has_the_asked_length() {
+        let t = crate::tensor::tensor::<f32>(&[MIN_LEN + 8], vec![3.0; MIN_LEN + 8]);
+        let ptr = t.as_ptr();
+        recycle(t);
+        let v = for_overwrite::<f32>(MIN_LEN);
+        assert_eq!((v.as_ptr(), v.len()), (ptr, MIN_LEN));
+        assert!(v.iter().all(|&x| x == 3.0));
+        drop(v);
+        // Longer than the pooled contents but within its capacity: the rest is filled.
+        let mut short = Vec::with_capacity(2 * MIN_LEN);
+        short.resize(MIN_LEN, 5.0f32);
+        let ptr = short.as_ptr();
+        recycle(crate::tensor::tensor::<f32>(&[MIN_LEN], short));
+        let w = for_overwrite::<f32>(MIN_LEN + 100);
+        assert_eq!((w.as_ptr(), w.len()), (ptr, MIN_LEN + 100));
+        assert!(w[..MIN_LEN].iter().all(|&x| x == 5.0));
+        assert!(w[MIN_LEN..].iter().all(|&x| x == 0.0));
     }
 }

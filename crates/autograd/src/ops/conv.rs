@@ -304,7 +304,8 @@ impl<T: Real> Op<T> for Conv2dOp {
             .map(|b| b.as_slice().expect("standard layout"));
         let image_len = g.image_len();
 
-        let mut out = crate::kernels::pool::zeroed(s.batch * o * l);
+        // Every element is written: by the product (`beta = 0`) or the bias it then adds to.
+        let mut out = crate::kernels::pool::for_overwrite(s.batch * o * l);
         if out.is_empty() {
             return Ok(tensor(&s.out_shape(), out));
         }
