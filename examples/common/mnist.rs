@@ -238,26 +238,22 @@ impl Op<f64> for BookTanhDropout {
         "book_tanh_dropout"
     }
     fn forward(&mut self, x: &[&Tensor<f64>]) -> Result<Tensor<f64>, OpError> {
-        zip_with(&map_slices(x[0], tanh_slice), &self.mask, |t, m| {
-            t * (m * 2.0)
-        })
-        .filter(|y| y.shape() == x[0].shape())
-        .ok_or_else(|| {
-            OpError::new(
+        if x[0].shape() != self.mask.shape() {
+            return Err(OpError::new(
                 "book_tanh_dropout",
                 &[x[0].shape(), self.mask.shape()],
                 "the mask must have the input's shape",
-            )
-        })
+            ));
+        }
+        let mut y = map_slices(x[0], tanh_slice);
+        y.zip_mut_with(&self.mask, |t, &m| *t *= m * 2.0);
+        Ok(y)
     }
     fn backward(&self, ctx: &BackwardContext<'_, f64>) -> Vec<Option<Tensor<f64>>> {
-        let dy = zip_with(ctx.output(), &self.mask, |y, m| (1.0 - y * y) * m);
-        let g = zip_with(
-            ctx.grad_output(),
-            &dy.expect("shape checked in forward"),
-            |g, d| g * d,
-        );
-        vec![Some(g.expect("same shapes"))]
+        let mut g = zip_with(ctx.output(), &self.mask, |y, m| (1.0 - y * y) * m)
+            .expect("shape checked in forward");
+        g.zip_mut_with(ctx.grad_output(), |d, &g| *d *= g);
+        vec![Some(g)]
     }
 }
 

@@ -51,8 +51,16 @@ pub fn gemm<T: Real>(
     }
     let threads = rayon::current_num_threads();
     let work = m * n * k;
-    if n <= NARROW_MAX_N && k >= NARROW_MIN_K && a.strides()[1] == 1 && m >= 2 {
+    if let (true, Some(a)) = (
+        n <= NARROW_MAX_N && k >= NARROW_MIN_K && m >= 2,
+        a.to_slice(),
+    ) {
         return narrow_form(alpha, a, b, beta, c);
+    }
+    if k <= SHORT_MAX_K && n >= SHORT_MIN_N && work < PARALLEL_MIN_MACS {
+        if let (Some(b), Some(c)) = (b.to_slice(), c.as_slice_mut()) {
+            return short_form(alpha, a, b, beta, c);
+        }
     }
     if threads > 1 && work >= PARALLEL_MIN_MACS {
         // Blocks of whole micro-kernel panels, one per thread (each block packs all of the
@@ -102,18 +110,17 @@ const NARROW_ROWS: usize = 8;
 /// the result does not depend on how rows are spread over threads.
 fn narrow_form<T: Real>(
     alpha: T,
-    a: &ArrayView2<'_, T>,
+    a: &[T],
     b: &ArrayView2<'_, T>,
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
-    let (m, k) = a.dim();
-    let n = b.ncols();
+    let (m, n) = c.dim();
+    let k = b.nrows();
     let b = b.as_standard_layout();
     let b = b.as_slice().expect("standard layout");
     let rows_of = |c: &mut ArrayViewMut2<'_, T>, first: usize| {
-        let row = |i: usize| a.row(first + i).to_slice().expect("unit column stride");
-        let sums = narrow_rows(c.nrows(), row, b, n);
+        let sums = narrow_rows(&a[first * k..(first + c.nrows()) * k], b, n);
         for (i, sums) in sums.iter().enumerate() {
             for (j, &s) in sums[..n].iter().enumerate() {
                 let out = &mut c[[i, j]];
@@ -139,18 +146,13 @@ fn narrow_form<T: Real>(
     }
 }
 
-/// Rows `0..rows` of `a` (`row(i)`) times the row-major `k x n` matrix `b`, for `n` from 1 to
-/// [`NARROW_MAX_N`]: [`narrow_rows_of_width`] with `n` fixed at compile time.
-fn narrow_rows<'a, T: Real>(
-    rows: usize,
-    row: impl Fn(usize) -> &'a [T],
-    b: &[T],
-    n: usize,
-) -> Vec<[T; NARROW_MAX_N]> {
+/// The rows of the row-major `a` (`rows x k`) times the row-major `k x n` matrix `b`, for `n`
+/// from 1 to [`NARROW_MAX_N`]: [`narrow_rows_of_width`] with `n` fixed at compile time.
+fn narrow_rows<T: Real>(a: &[T], b: &[T], n: usize) -> Vec<[T; NARROW_MAX_N]> {
     macro_rules! width {
         ($($w:literal)*) => {
             match n {
-                $($w => narrow_rows_of_width::<T, $w>(rows, row, b),)*
+                $($w => narrow_rows_of_width::<T, $w>(a, b),)*
                 _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
             }
         };
@@ -159,21 +161,17 @@ fn narrow_rows<'a, T: Real>(
 }
 
 /// See [`narrow_rows`]; `N` is the number of columns of `b`.
-fn narrow_rows_of_width<'a, T: Real, const N: usize>(
-    rows: usize,
-    row: impl Fn(usize) -> &'a [T],
-    b: &[T],
-) -> Vec<[T; NARROW_MAX_N]> {
+fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NARROW_MAX_N]> {
     let b_rows: Vec<&[T; N]> = b
         .chunks_exact(N)
         .map(|r| r.try_into().expect("N elements"))
         .collect();
     let k = b_rows.len();
-    let mut out = vec![[T::zero(); NARROW_MAX_N]; rows];
-    for first in (0..rows).step_by(NARROW_ROWS) {
-        let tile = NARROW_ROWS.min(rows - first);
+    let a_rows: Vec<&[T]> = a.chunks_exact(k).collect();
+    let mut out = vec![[T::zero(); NARROW_MAX_N]; a_rows.len()];
+    for (tile_out, tile) in out.chunks_mut(NARROW_ROWS).zip(a_rows.chunks(NARROW_ROWS)) {
         // A short last tile repeats its last row; the copies' sums are dropped.
-        let xs: [&[T]; NARROW_ROWS] = std::array::from_fn(|i| &row(first + i.min(tile - 1))[..k]);
+        let xs: [&[T]; NARROW_ROWS] = std::array::from_fn(|i| &tile[i.min(tile.len() - 1)][..k]);
         let mut acc = [[T::zero(); N]; NARROW_ROWS];
         for (q, &b_row) in b_rows.iter().enumerate() {
             for (acc, x) in acc.iter_mut().zip(&xs) {
@@ -183,11 +181,91 @@ fn narrow_rows_of_width<'a, T: Real, const N: usize>(
                 }
             }
         }
-        for (out, acc) in out[first..first + tile].iter_mut().zip(&acc) {
+        for (out, acc) in tile_out.iter_mut().zip(&acc) {
             out[..N].copy_from_slice(acc);
         }
     }
     out
+}
+
+/// Products with an inner dimension at most this long, and at least [`SHORT_MIN_N`] output
+/// columns, go through [`short_form`] when they are small enough for one thread.
+const SHORT_MAX_K: usize = 16;
+/// See [`SHORT_MAX_K`].
+const SHORT_MIN_N: usize = 64;
+/// Output columns per step of [`short_form`]: one or two vector registers.
+const SHORT_LANES: usize = 16;
+
+/// `c = alpha a b + beta c` for a short inner dimension (a convolution's first layer: 16
+/// kernels of 3x3 taps against the `[9, 625]` column matrix of one image), with `b` and `c`
+/// row-major.
+///
+/// GEMM would pack `b` for a product that reads each of its elements only `m` times. Here
+/// [`SHORT_LANES`] columns of every row of `b` are loaded into registers once and every row of
+/// `a` is multiplied against them; `k` is a compile-time constant, so the sum over it is fully
+/// unrolled. Each output element is one fixed sequence of multiply-adds.
+fn short_form<T: Real>(alpha: T, a: &ArrayView2<'_, T>, b: &[T], beta: T, c: &mut [T]) {
+    macro_rules! depth {
+        ($($k:literal)*) => {
+            match a.ncols() {
+                $($k => short_form_of_depth::<T, $k>(alpha, a, b, beta, c),)*
+                k => unreachable!("short products have 1 to {SHORT_MAX_K} inner terms, not {k}"),
+            }
+        };
+    }
+    depth!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// See [`short_form`]; `K` is the inner dimension.
+fn short_form_of_depth<T: Real, const K: usize>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+) {
+    let n = b.len() / K;
+    let weights: Vec<[T; K]> = a
+        .rows()
+        .into_iter()
+        .map(|r| std::array::from_fn(|t| r[t]))
+        .collect();
+    let b_rows: [&[T]; K] = std::array::from_fn(|t| &b[t * n..][..n]);
+    let store = |dst: &mut T, sum: T| {
+        *dst = if beta == T::zero() {
+            alpha * sum
+        } else {
+            alpha * sum + beta * *dst
+        };
+    };
+    let full = n - n % SHORT_LANES;
+    for j in (0..full).step_by(SHORT_LANES) {
+        let cols: [&[T; SHORT_LANES]; K] = std::array::from_fn(|t| {
+            b_rows[t][j..j + SHORT_LANES]
+                .try_into()
+                .expect("SHORT_LANES elements")
+        });
+        for (w, c_row) in weights.iter().zip(c.chunks_exact_mut(n)) {
+            let mut acc = [T::zero(); SHORT_LANES];
+            for (&w, col) in w.iter().zip(&cols) {
+                for (acc, &x) in acc.iter_mut().zip(col.iter()) {
+                    *acc = fma(w, x, *acc);
+                }
+            }
+            for (dst, &sum) in c_row[j..j + SHORT_LANES].iter_mut().zip(&acc) {
+                store(dst, sum);
+            }
+        }
+    }
+    for (w, c_row) in weights.iter().zip(c.chunks_exact_mut(n)) {
+        for (j, dst) in c_row.iter_mut().enumerate().skip(full) {
+            let sum = w
+                .iter()
+                .zip(&b_rows)
+                .fold(T::zero(), |acc, (&w, row)| fma(w, row[j], acc));
+            store(dst, sum);
+        }
+    }
 }
 
 /// `a b + c`, one fused instruction where the build targets FMA (the same rounding on every
@@ -394,7 +472,7 @@ mod tests {
                 .build()
                 .expect("a thread pool")
         };
-        // Wide (split by columns), tall (split by rows), few columns (dot form), transposed.
+        // Wide (split by columns), tall (split by rows), few columns (narrow form), transposed.
         for (m, k, n, at) in [
             (128, 784, 512, false),
             (784, 128, 512, true),
@@ -402,6 +480,10 @@ mod tests {
             (100, 1000, 10, false),
             (101, 67, 7, false),
             (512, 128, 10, true),
+            // Short inner dimension (a first convolution layer), with a ragged last block.
+            (16, 9, 625, false),
+            (5, 3, 70, false),
+            (3, 16, 64, true),
         ] {
             let a_shape = if at { [k, m] } else { [m, k] };
             let a_store = crate::gradcheck::registry::sample(&a_shape, 1)

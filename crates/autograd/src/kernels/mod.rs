@@ -1,5 +1,5 @@
 //! Array-level compute shared by the ops: broadcasting, elementwise loops, reductions, GEMM,
-//! im2col, softmax and vectorisable math functions.
+//! im2col, softmax, vectorisable math functions and row-major copies of strided views.
 //!
 //! Nothing here knows about tapes; ops call these from their forward and backward.
 
@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+pub mod layout;
 pub mod math;
 pub(crate) mod pool;
 pub mod reduce;

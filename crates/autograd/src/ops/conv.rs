@@ -30,6 +30,7 @@ use crate::gradcheck::registry::{distinct, sample, Case};
 use crate::kernels::elementwise::PARALLEL_MIN_LEN;
 use crate::kernels::gemm::gemm;
 use crate::kernels::im2col::{col2im_add, im2col, Conv2dGeometry};
+use crate::kernels::layout::standard_elements;
 use crate::tensor::tensor;
 use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
 
@@ -101,8 +102,14 @@ impl Conv2dOptions {
 /// Below this many multiply-adds a batch is convolved on the calling thread.
 const PARALLEL_MIN_WORK: usize = 1 << 18;
 
-/// Multiply-adds that one parallel task should at least carry, to amortise scheduling.
+/// Multiply-adds that one parallel task of a backward pass should at least carry, to amortise
+/// scheduling. (It fixes how the weight gradient's partial sums are grouped, so it is part of
+/// the results' bits.)
 const TASK_MIN_WORK: usize = 1 << 15;
+
+/// The same for a forward pass, whose images are independent: larger tasks, so that each
+/// task's column matrix serves several images instead of being allocated for each.
+const FORWARD_TASK_MIN_WORK: usize = 1 << 18;
 
 /// How a batch is cut into tasks of consecutive images. It depends only on the shapes, never on
 /// the number of threads, so partial sums (the weight and bias gradients) are always added in
@@ -114,8 +121,8 @@ struct BatchPlan {
 }
 
 impl BatchPlan {
-    fn new(images: usize, work_per_image: usize) -> Self {
-        let per_task = TASK_MIN_WORK
+    fn new(images: usize, work_per_image: usize, task_min_work: usize) -> Self {
+        let per_task = task_min_work
             .div_ceil(work_per_image.max(1))
             .clamp(1, images.max(1));
         let parallel = images > per_task && images * work_per_image >= PARALLEL_MIN_WORK;
@@ -294,8 +301,7 @@ impl<T: Real> Op<T> for Conv2dOp {
         let s = conv_shape(&shapes, &self.options)?;
         let g = s.geometry;
         let (o, k, l) = (s.out_channels, g.col_rows(), g.col_cols());
-        let x = inputs[0].as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
+        let x = standard_elements(inputs[0]);
         let w = inputs[1].as_standard_layout();
         let w = view2(o, k, w.as_slice().expect("standard layout"));
         let bias = inputs.get(2).map(|b| b.as_standard_layout());
@@ -309,7 +315,7 @@ impl<T: Real> Op<T> for Conv2dOp {
         if out.is_empty() {
             return Ok(tensor(&s.out_shape(), out));
         }
-        let plan = BatchPlan::new(s.batch, o * k * l + k * l);
+        let plan = BatchPlan::new(s.batch, o * k * l + k * l, FORWARD_TASK_MIN_WORK);
         plan.run(Some(&mut out), o * l, |images, out| {
             let mut cols = if g.is_pointwise() {
                 Vec::new()
@@ -349,8 +355,7 @@ impl<T: Real> Op<T> for Conv2dOp {
         let (need_x, need_w) = (ctx.needs_grad(0), ctx.needs_grad(1));
         let need_b = inputs.len() > 2 && ctx.needs_grad(2);
 
-        let x = inputs[0].as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
+        let x = standard_elements(inputs[0]);
         let w = inputs[1].as_standard_layout();
         let w = view2(o, k, w.as_slice().expect("standard layout"));
         let grad = ctx.grad_output().as_standard_layout();
@@ -358,7 +363,7 @@ impl<T: Real> Op<T> for Conv2dOp {
 
         let mut dx = need_x.then(|| vec![T::zero(); s.batch * image_len]);
         let work = (usize::from(need_x) + usize::from(need_w)) * (o * k * l + k * l) + o * l;
-        let plan = BatchPlan::new(s.batch, work);
+        let plan = BatchPlan::new(s.batch, work, TASK_MIN_WORK);
         // One (weight, bias) partial gradient per task, summed below in task order.
         let partials = plan.run(dx.as_deref_mut(), image_len, |images, dx| {
             let scratch = || {
@@ -546,8 +551,7 @@ impl<T: Real> Op<T> for MaxPool2dOp {
         let (ho, wo) = p.output;
         let (kh, kw) = self.window.kernel;
         let (sh, sw) = self.window.stride;
-        let x = inputs[0].as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
+        let x = standard_elements(inputs[0]);
         let len = ho * wo;
         let mut values = vec![T::zero(); p.planes * len];
         let mut argmax = vec![0u32; p.planes * len];
@@ -626,8 +630,7 @@ impl<T: Real> Op<T> for AvgPool2dOp {
         let (kh, kw) = self.window.kernel;
         let (sh, sw) = self.window.stride;
         let scale = T::one() / T::from_usize_lossy(kh * kw);
-        let x = inputs[0].as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
+        let x = standard_elements(inputs[0]);
         let len = ho * wo;
         let mut out = vec![T::zero(); p.planes * len];
         let tasks = plane_tasks(p.planes, len * kh * kw);
