@@ -56,9 +56,10 @@ pub trait Real:
     }
 
     /// [`vector_tanh`](Self::vector_tanh) of every element of `src` into `dst` (same
-    /// length): for `f64`, [`kernels::math::tanh_f64_slice`], which skips the exponential for
-    /// runs of small values.
+    /// length): [`kernels::math::tanh_f32_slice`] or [`kernels::math::tanh_f64_slice`], which
+    /// skip the exponential for runs of small values.
     ///
+    /// [`kernels::math::tanh_f32_slice`]: crate::kernels::math::tanh_f32_slice
     /// [`kernels::math::tanh_f64_slice`]: crate::kernels::math::tanh_f64_slice
     #[doc(hidden)]
     #[inline]
@@ -123,6 +124,10 @@ impl Real for f32 {
     #[inline(always)]
     fn vector_tanh(self) -> Self {
         crate::kernels::math::tanh_f32(self)
+    }
+
+    fn tanh_slice(src: &[Self], dst: &mut [Self]) {
+        crate::kernels::math::tanh_f32_slice(src, dst);
     }
 
     unsafe fn gemm_raw(
