@@ -109,24 +109,42 @@ pub fn tanh_f64(x: f64) -> f64 {
 /// # Panics
 /// If the slices differ in length.
 pub fn tanh_f64_slice(src: &[f64], dst: &mut [f64]) {
+    // NaN compares false, so a NaN takes the general path.
+    by_runs::<f64, 8>(src, dst, |x| x.abs() < 0.625, tanh_small, tanh_f64);
+}
+
+/// `dst[i] = general(src[i])` for every `i`, except that each whole run of `RUN` elements that
+/// all satisfy `is_easy` takes `easy` instead (a cheaper branch that gives the same bits for
+/// those values). Each run is one fixed-size loop, so both branches vectorise.
+///
+/// # Panics
+/// If the slices differ in length.
+#[inline(always)]
+fn by_runs<T: Copy, const RUN: usize>(
+    src: &[T],
+    dst: &mut [T],
+    is_easy: impl Fn(T) -> bool,
+    easy: impl Fn(T) -> T,
+    general: impl Fn(T) -> T,
+) {
     assert_eq!(src.len(), dst.len(), "tanh: source and destination lengths");
-    let mut d = dst.chunks_exact_mut(8);
-    let mut s = src.chunks_exact(8);
+    let mut d = dst.chunks_exact_mut(RUN);
+    let mut s = src.chunks_exact(RUN);
     for (d, s) in (&mut d).zip(&mut s) {
-        // NaN compares false, so a NaN takes the general path.
-        let all_small = s.iter().fold(true, |all, x| all & (x.abs() < 0.625));
-        if all_small {
+        // No early exit, so the test vectorises too.
+        let all_easy = s.iter().fold(true, |all, &x| all & is_easy(x));
+        if all_easy {
             for (d, &x) in d.iter_mut().zip(s) {
-                *d = tanh_small(x);
+                *d = easy(x);
             }
         } else {
             for (d, &x) in d.iter_mut().zip(s) {
-                *d = tanh_f64(x);
+                *d = general(x);
             }
         }
     }
     for (d, &x) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d = tanh_f64(x);
+        *d = general(x);
     }
 }
 
@@ -227,25 +245,8 @@ pub fn tanh_f32(x: f32) -> f32 {
 /// # Panics
 /// If the slices differ in length.
 pub fn tanh_f32_slice(src: &[f32], dst: &mut [f32]) {
-    assert_eq!(src.len(), dst.len(), "tanh: source and destination lengths");
-    let mut d = dst.chunks_exact_mut(16);
-    let mut s = src.chunks_exact(16);
-    for (d, s) in (&mut d).zip(&mut s) {
-        // NaN compares false, so a NaN takes the general path.
-        let all_small = s.iter().fold(true, |all, x| all & (x.abs() < 0.625));
-        if all_small {
-            for (d, &x) in d.iter_mut().zip(s) {
-                *d = tanh_f32_small(x);
-            }
-        } else {
-            for (d, &x) in d.iter_mut().zip(s) {
-                *d = tanh_f32(x);
-            }
-        }
-    }
-    for (d, &x) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d = tanh_f32(x);
-    }
+    // NaN compares false, so a NaN takes the general path.
+    by_runs::<f32, 16>(src, dst, |x| x.abs() < 0.625, tanh_f32_small, tanh_f32);
 }
 
 /// `tanh x` for `f32` or `f64`: [`tanh_f32`] for `f32`, [`tanh_f64`] for `f64`.
