@@ -123,12 +123,7 @@ fn narrow_form<T: Real>(
         let sums = narrow_rows(&a[first * k..(first + c.nrows()) * k], b, n);
         for (i, sums) in sums.iter().enumerate() {
             for (j, &s) in sums[..n].iter().enumerate() {
-                let out = &mut c[[i, j]];
-                *out = if beta == T::zero() {
-                    alpha * s
-                } else {
-                    alpha * s + beta * *out
-                };
+                store(&mut c[[i, j]], alpha, s, beta);
             }
         }
     };
@@ -231,13 +226,6 @@ fn short_form_of_depth<T: Real, const K: usize>(
         .map(|r| std::array::from_fn(|t| r[t]))
         .collect();
     let b_rows: [&[T]; K] = std::array::from_fn(|t| &b[t * n..][..n]);
-    let store = |dst: &mut T, sum: T| {
-        *dst = if beta == T::zero() {
-            alpha * sum
-        } else {
-            alpha * sum + beta * *dst
-        };
-    };
     let full = n - n % SHORT_LANES;
     for j in (0..full).step_by(SHORT_LANES) {
         let cols: [&[T; SHORT_LANES]; K] = std::array::from_fn(|t| {
@@ -253,7 +241,7 @@ fn short_form_of_depth<T: Real, const K: usize>(
                 }
             }
             for (dst, &sum) in c_row[j..j + SHORT_LANES].iter_mut().zip(&acc) {
-                store(dst, sum);
+                store(dst, alpha, sum, beta);
             }
         }
     }
@@ -263,9 +251,19 @@ fn short_form_of_depth<T: Real, const K: usize>(
                 .iter()
                 .zip(&b_rows)
                 .fold(T::zero(), |acc, (&w, row)| fma(w, row[j], acc));
-            store(dst, sum);
+            store(dst, alpha, sum, beta);
         }
     }
+}
+
+/// `*dst = alpha * sum + beta * *dst`, where `beta == 0` ignores the old value (even NaN).
+#[inline(always)]
+fn store<T: Real>(dst: &mut T, alpha: T, sum: T, beta: T) {
+    *dst = if beta == T::zero() {
+        alpha * sum
+    } else {
+        alpha * sum + beta * *dst
+    };
 }
 
 /// `a b + c`, one fused instruction where the build targets FMA (the same rounding on every
