@@ -192,6 +192,22 @@ fn ch10_conv_net_climbs_from_its_start() {
 }
 
 #[test]
+fn ch10_fused_test_pass_prints_what_the_tape_prints() {
+    // The test set through the fused inference kernel (the default) and through the tape's
+    // conv2d, tanh and matmul: the same accuracies, iteration by iteration.
+    let data = ch10::BookMnist::new(mnist());
+    let run = |tape_test| {
+        let options = ch10::Options {
+            iterations: 2,
+            tape_test,
+            ..Default::default()
+        };
+        ch10::run(&data, options, &mut |_, _, _| {})
+    };
+    assert_eq!(run(false), run(true));
+}
+
+#[test]
 fn ch08_true_relu_derivative_generalises_better_than_the_books_rule() {
     // The book's relu2deriv passes the delta through dead units too; the true derivative
     // reaches a clearly better test accuracy by I:10 (0.8559 against the book's 0.8114).

@@ -13,17 +13,18 @@
 //! except that the book's hand-written kernel delta uses `1 - (2 tanh)^2` and an undoubled
 //! mask; so accuracies follow a similar but not identical curve.
 //!
-//! One iteration = the 7 training steps + the accuracy on the 10,000 test images, in chunks of
-//! 48 (`BENCH_TEST_CHUNK`; the numpy reference's `--fast-test` uses 500) spread over rayon's
-//! threads: a chunk's 48 x 10,000 activations (2 MB) stay in the cache between the
-//! convolution, the tanh and the product, where 500 images' 20 MB go to memory and back.
+//! One iteration = the 7 training steps + the accuracy on the 10,000 test images, through
+//! [`conv_tanh_dense`], the fused inference kernel for convolution, tanh and dense layer (the
+//! same numbers as the tape's ops, bit for bit; `BENCH_TAPE_TEST=1` evaluates through the
+//! tape instead, in chunks of 48 (`BENCH_TEST_CHUNK`) spread over rayon's threads).
 //! Timed: the 10 iterations.
 
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use tapegrad::autograd::ndarray::{Axis, Slice};
+use tapegrad::autograd::kernels::fused::conv_tanh_dense;
+use tapegrad::autograd::ndarray::{concatenate, s, Array2, Axis, Ix2, Slice};
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Conv2dOptions, Param, Reduce, Tape, Tensor};
 use tapegrad::nn::optim::{Optimizer, Sgd};
@@ -112,8 +113,33 @@ fn hidden<'t>(
         .tanh()
 }
 
+/// The test set's logits through the tape's ops, `chunk` images per inference tape, the chunks
+/// spread over rayon's threads: the same numbers as the fused kernel.
+fn tape_test_logits(net: &ConvNet, test_x: &Tensor<f32>, chunk: usize) -> Array2<f32> {
+    let (kernels, w) = (net.kernels.value().clone(), net.w.value().clone());
+    let n = test_x.shape()[0];
+    let parts: Vec<Array2<f32>> = (0..n.div_ceil(chunk))
+        .into_par_iter()
+        .map(|c| {
+            let (s, e) = (c * chunk, ((c + 1) * chunk).min(n));
+            let tape = Tape::inference();
+            let logits = hidden(&tape, tape.constant(kernels.clone()), &rows(test_x, s, e))
+                .matmul(tape.constant(w.clone()));
+            let logits = logits.value().clone();
+            logits
+                .into_dimensionality::<Ix2>()
+                .expect("rank 2")
+                .to_owned()
+        })
+        .collect();
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    concatenate(Axis(0), &views).expect("chunks of [n, 10]")
+}
+
 pub fn run() {
     let test_chunk = env_usize("BENCH_TEST_CHUNK", 48);
+    // BENCH_TAPE_TEST=1: the test pass through the tape's ops instead of the fused kernel.
+    let tape_test = env_usize("BENCH_TAPE_TEST", 0) == 1;
     let mnist = mnist();
     let (train, test) = (mnist.train(), mnist.test());
     let images = train
@@ -163,19 +189,20 @@ pub fn run() {
         let train_secs = ti.elapsed().as_secs_f64();
         // The chunks are independent: spread over rayon's threads, each on its own inference
         // tape, with the weights' values (not the Params) shared; summed in chunk order.
-        let (kernels, w) = (net.kernels.value().clone(), net.w.value().clone());
-        let test_correct: f64 = (0..10_000usize.div_ceil(test_chunk))
-            .into_par_iter()
-            .map(|c| {
-                let (s, e) = (c * test_chunk, ((c + 1) * test_chunk).min(10_000));
-                let tape = Tape::inference();
-                let logits = hidden(&tape, tape.constant(kernels.clone()), &rows(&test_x, s, e))
-                    .matmul(tape.constant(w.clone()));
-                accuracy(&logits.value(), &test_labels[s..e]) * (e - s) as f64
-            })
-            .collect::<Vec<f64>>()
-            .into_iter()
-            .sum();
+        let logits = if tape_test {
+            tape_test_logits(&net, &test_x, test_chunk)
+        } else {
+            conv_tanh_dense(
+                test_x.slice(s![.., .., ..SIDE + 2, ..SIDE + 2]),
+                net.kernels
+                    .value()
+                    .view()
+                    .into_dimensionality()
+                    .expect("rank 4"),
+                net.w.value().view().into_dimensionality().expect("rank 2"),
+            )
+        };
+        let test_correct = accuracy(&logits.into_dyn().into_shared(), &test_labels) * 10_000.0;
         acc = test_correct.round() / 10_000.0;
         eprintln!(
             "I:{it} Test-Acc:{acc} Train-Acc:{}   (train {train_secs:.3}s test {:.3}s)",

@@ -269,7 +269,7 @@ fn store<T: Real>(dst: &mut T, alpha: T, sum: T, beta: T) {
 /// `a b + c`, one fused instruction where the build targets FMA (the same rounding on every
 /// run of a given build).
 #[inline(always)]
-fn fma<T: Real>(a: T, b: T, c: T) -> T {
+pub(crate) fn fma<T: Real>(a: T, b: T, c: T) -> T {
     if cfg!(target_feature = "fma") {
         a.mul_add(b, c)
     } else {

@@ -5,6 +5,7 @@
 
 pub mod broadcast;
 pub mod elementwise;
+pub mod fused;
 pub mod gemm;
 pub mod im2col;
 pub mod layout;
