@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use common::descend;
 use common::mnist::{args, book_uniform, count_correct, evaluate_in_parallel, option, ratio, rows};
-use tapegrad::autograd::kernels::fused::conv_tanh_dense;
+use tapegrad::autograd::kernels::fused::{conv_tanh_dense, ImageLanes};
 use tapegrad::autograd::ndarray::s;
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Conv2dOptions, Param, Reduce, Tape, Tensor, Var};
@@ -123,10 +123,11 @@ fn fill_dropout_mask(rng: &mut NumpyRandomState, mask: &mut Tensor<f64>) {
     let mask = mask.as_slice_mut().expect("a fresh tensor is contiguous");
     for image in mask.chunks_exact_mut(HIDDEN_SIZE) {
         rng.fill_randint2(&mut bits);
-        // Book order is position-major: bit `p * 16 + k` goes to `k * 625 + p`.
-        for (position, kernels) in bits.chunks_exact(NUM_KERNELS).enumerate() {
-            for (kernel, &bit) in kernels.iter().enumerate() {
-                image[kernel * POSITIONS + position] = f64::from(bit);
+        // Book order is position-major: `k * 625 + p` takes bit `p * 16 + k` (written in order,
+        // read across the 10 kB of bits).
+        for (kernel, out) in image.chunks_exact_mut(POSITIONS).enumerate() {
+            for (position, m) in out.iter_mut().enumerate() {
+                *m = f64::from(bits[position * NUM_KERNELS + kernel]);
             }
         }
     }
@@ -149,6 +150,7 @@ fn convolve<'t>(images: Var<'t, f64>, kernels: Var<'t, f64>) -> Var<'t, f64> {
 /// The two give the same numbers, bit for bit.
 fn test_correct(
     data: &BookMnist,
+    test_lanes: &ImageLanes<f64>,
     kernels: &Tensor<f64>,
     weights_1_2: &Tensor<f64>,
     on_tape: bool,
@@ -163,14 +165,8 @@ fn test_correct(
         .into_iter()
         .sum();
     }
-    let n = data.test_images.shape()[0];
-    let images = data
-        .test_images
-        .view()
-        .into_shape_with_order((n, 1, 28, 28))
-        .expect("784 pixels per image");
     let logits = conv_tanh_dense(
-        images.slice(s![.., .., ..27, ..27]),
+        test_lanes,
         kernels.view().into_dimensionality().expect("[16, 1, 3, 3]"),
         weights_1_2
             .view()
@@ -214,6 +210,14 @@ pub fn run(
         .num_threads(rayon::current_num_threads())
         .build()
         .expect("threads for the test pass");
+    // The test images' top-left 27 x 27 pixels, laid out once for the fused kernel.
+    let test_lanes = &ImageLanes::new(
+        data.test_images
+            .view()
+            .into_shape_with_order((n_test, 1, 28, 28))
+            .expect("784 pixels per image")
+            .slice(s![.., .., ..27, ..27]),
+    );
 
     let mut mask = tensor(
         &[batch_size, HIDDEN_SIZE],
@@ -255,8 +259,8 @@ pub fn run(
             let test_threads = &test_threads;
             let test = scope.spawn(move || {
                 let start = Instant::now();
-                let correct =
-                    test_threads.install(|| test_correct(data, &k, &w, options.tape_test));
+                let correct = test_threads
+                    .install(|| test_correct(data, test_lanes, &k, &w, options.tape_test));
                 (correct, start.elapsed().as_secs_f64())
             });
             if let Some((j, correct_cnt, train_s, test)) =

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use tapegrad::autograd::kernels::fused::conv_tanh_dense;
+use tapegrad::autograd::kernels::fused::{conv_tanh_dense, ImageLanes};
 use tapegrad::autograd::ndarray::{concatenate, s, Array2, Axis, Ix2, Slice};
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Conv2dOptions, Param, Reduce, Tape, Tensor};
@@ -89,9 +89,10 @@ fn dropout_mask(rng: &mut NumpyRandomState, n: usize) -> Tensor<f32> {
     let mut bits = vec![0u8; HIDDEN];
     for row in m.chunks_exact_mut(HIDDEN) {
         rng.fill_randint2(&mut bits);
-        for (pos, kernels) in bits.chunks_exact(KERNELS).enumerate() {
-            for (o, &bit) in kernels.iter().enumerate() {
-                row[o * POSITIONS + pos] = 2.0 * f32::from(bit);
+        // Column `o * 625 + pos` takes bit `pos * 16 + o` (written in order).
+        for (o, out) in row.chunks_exact_mut(POSITIONS).enumerate() {
+            for (pos, m) in out.iter_mut().enumerate() {
+                *m = 2.0 * f32::from(bits[pos * KERNELS + o]);
             }
         }
     }
@@ -115,8 +116,12 @@ fn hidden<'t>(
 
 /// The test set's logits through the tape's ops, `chunk` images per inference tape, the chunks
 /// spread over rayon's threads: the same numbers as the fused kernel.
-fn tape_test_logits(net: &ConvNet, test_x: &Tensor<f32>, chunk: usize) -> Array2<f32> {
-    let (kernels, w) = (net.kernels.value().clone(), net.w.value().clone());
+fn tape_test_logits(
+    kernels: &Tensor<f32>,
+    w: &Tensor<f32>,
+    test_x: &Tensor<f32>,
+    chunk: usize,
+) -> Array2<f32> {
     let n = test_x.shape()[0];
     let parts: Vec<Array2<f32>> = (0..n.div_ceil(chunk))
         .into_par_iter()
@@ -134,6 +139,13 @@ fn tape_test_logits(net: &ConvNet, test_x: &Tensor<f32>, chunk: usize) -> Array2
         .collect();
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     concatenate(Axis(0), &views).expect("chunks of [n, 10]")
+}
+
+/// The result of a test pass, or its panic passed on.
+fn join<R>(handle: std::thread::ScopedJoinHandle<'_, R>) -> R {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 pub fn run() {
@@ -164,52 +176,74 @@ pub fn run() {
     let mut opt = Sgd::new(2.0);
     let scale = 1.0 / (BATCH * BATCH) as f32;
     let mut acc = 0.0;
-
-    let timer = Timer::start();
-    for it in 0..ITERATIONS {
-        let ti = Instant::now();
-        let mut correct = 0usize;
-        for b in 0..1000 / BATCH {
-            let (s, e) = (b * BATCH, (b + 1) * BATCH);
-            let mask = dropout_mask(&mut rng, BATCH);
-            let grads = {
-                let tape = Tape::new();
-                let h = hidden(&tape, tape.param(&net.kernels), &rows(&images, s, e))
-                    .dropout_with_mask(mask);
-                let logits = h.matmul(tape.param(&net.w));
-                correct += (accuracy(&logits.value(), &label_of_train[s..e]) * BATCH as f64).round()
-                    as usize;
-                let loss = logits
-                    .softmax_cross_entropy(tape.constant(rows(&labels, s, e)), Reduce::Sum)
-                    * scale;
-                tape.backward(loss)
-            };
-            opt.step(&mut [&mut net.kernels, &mut net.w], &grads);
-        }
-        let train_secs = ti.elapsed().as_secs_f64();
-        // The chunks are independent: spread over rayon's threads, each on its own inference
-        // tape, with the weights' values (not the Params) shared; summed in chunk order.
+    // The test pass of iteration `it` reads a snapshot of the weights, so it runs on threads of
+    // its own while iteration `it + 1` trains, filling the moments the training step leaves a
+    // core idle; the numbers are those of running them one after the other.
+    let test_threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .build()
+        .expect("threads for the test pass");
+    // The test images' top-left 27 x 27 pixels, laid out once for the fused kernel.
+    let test_lanes = ImageLanes::new(test_x.slice(s![.., .., ..SIDE + 2, ..SIDE + 2]));
+    let test_pass = |kernels: &Tensor<f32>, w: &Tensor<f32>| -> (f64, f64) {
+        let start = Instant::now();
         let logits = if tape_test {
-            tape_test_logits(&net, &test_x, test_chunk)
+            tape_test_logits(kernels, w, &test_x, test_chunk)
         } else {
             conv_tanh_dense(
-                test_x.slice(s![.., .., ..SIDE + 2, ..SIDE + 2]),
-                net.kernels
-                    .value()
-                    .view()
-                    .into_dimensionality()
-                    .expect("rank 4"),
-                net.w.value().view().into_dimensionality().expect("rank 2"),
+                &test_lanes,
+                kernels.view().into_dimensionality().expect("rank 4"),
+                w.view().into_dimensionality().expect("rank 2"),
             )
         };
-        let test_correct = accuracy(&logits.into_dyn().into_shared(), &test_labels) * 10_000.0;
-        acc = test_correct.round() / 10_000.0;
+        let correct = accuracy(&logits.into_dyn().into_shared(), &test_labels) * 10_000.0;
+        (correct.round() / 10_000.0, start.elapsed().as_secs_f64())
+    };
+    let report = |it: usize, train_acc: f64, train_secs: f64, (acc, test_secs): (f64, f64)| {
         eprintln!(
-            "I:{it} Test-Acc:{acc} Train-Acc:{}   (train {train_secs:.3}s test {:.3}s)",
-            correct as f64 / 1000.0,
-            ti.elapsed().as_secs_f64() - train_secs
+            "I:{it} Test-Acc:{acc} Train-Acc:{train_acc}   (train {train_secs:.3}s test {test_secs:.3}s)"
         );
-    }
+        acc
+    };
+
+    let timer = Timer::start();
+    std::thread::scope(|scope| {
+        let mut pending = None;
+        for it in 0..ITERATIONS {
+            let ti = Instant::now();
+            let mut correct = 0usize;
+            for b in 0..1000 / BATCH {
+                let (s, e) = (b * BATCH, (b + 1) * BATCH);
+                let mask = dropout_mask(&mut rng, BATCH);
+                let grads = {
+                    let tape = Tape::new();
+                    let h = hidden(&tape, tape.param(&net.kernels), &rows(&images, s, e))
+                        .dropout_with_mask(mask);
+                    let logits = h.matmul(tape.param(&net.w));
+                    correct += (accuracy(&logits.value(), &label_of_train[s..e]) * BATCH as f64)
+                        .round() as usize;
+                    let loss = logits
+                        .softmax_cross_entropy(tape.constant(rows(&labels, s, e)), Reduce::Sum)
+                        * scale;
+                    tape.backward(loss)
+                };
+                opt.step(&mut [&mut net.kernels, &mut net.w], &grads);
+            }
+            let train_secs = ti.elapsed().as_secs_f64();
+            let (kernels, w) = (net.kernels.value().clone(), net.w.value().clone());
+            let (test_threads, test_pass) = (&test_threads, &test_pass);
+            let test = scope.spawn(move || test_threads.install(|| test_pass(&kernels, &w)));
+            let train_acc = correct as f64 / 1000.0;
+            if let Some((it, train_acc, train_secs, test)) =
+                pending.replace((it, train_acc, train_secs, test))
+            {
+                report(it, train_acc, train_secs, join(test));
+            }
+        }
+        if let Some((it, train_acc, train_secs, test)) = pending {
+            acc = report(it, train_acc, train_secs, join(test));
+        }
+    });
     let secs = timer.stop();
     eprintln!("per iteration {:.4}s", secs / ITERATIONS as f64);
     print_result("conv", secs, acc);

@@ -34,7 +34,7 @@ const MAX_COLUMNS: usize = 16;
 /// *Grokking Deep Learning*'s chapter-10 network without its dropout, as a test set is
 /// evaluated.
 ///
-/// * `images`: `[N, 1, H, W]`, any strides (a cropped view costs nothing);
+/// * `images`: `[N, 1, H, W]`, laid out by [`ImageLanes::new`];
 /// * `kernels`: `[O, 1, kh, kw]`, as [`Var::conv2d`](crate::Var::conv2d) takes them; stride 1,
 ///   no padding, no bias;
 /// * `weights`: `[O * Ho * Wo, C]`, its rows in the order of the convolution's output
@@ -48,14 +48,14 @@ const MAX_COLUMNS: usize = 16;
 ///
 /// ```
 /// use ndarray::{Array2, Array4, Ix2};
-/// use tapegrad_autograd::kernels::fused::conv_tanh_dense;
+/// use tapegrad_autograd::kernels::fused::{conv_tanh_dense, ImageLanes};
 /// use tapegrad_autograd::{Conv2dOptions, Tape};
 ///
 /// // Three 5x5 images, two 3x3 kernels (2 x 3 x 3 hidden values), four outputs.
 /// let images = Array4::from_shape_fn((3, 1, 5, 5), |(n, _, r, c)| (n + r * c) as f64 / 10.0);
 /// let kernels = Array4::from_shape_fn((2, 1, 3, 3), |(o, _, r, c)| (o + r) as f64 - c as f64);
 /// let weights = Array2::from_shape_fn((18, 4), |(i, j)| (i * j) as f64 / 100.0);
-/// let out = conv_tanh_dense(images.view(), kernels.view(), weights.view());
+/// let out = conv_tanh_dense(&ImageLanes::new(images.view()), kernels.view(), weights.view());
 ///
 /// // The same on a tape.
 /// let tape = Tape::inference();
@@ -70,12 +70,12 @@ const MAX_COLUMNS: usize = 16;
 /// # Panics
 /// If the shapes do not fit together as above, with a message naming them.
 pub fn conv_tanh_dense<T: Real>(
-    images: ArrayView4<'_, T>,
+    images: &ImageLanes<T>,
     kernels: ArrayView4<'_, T>,
     weights: ArrayView2<'_, T>,
 ) -> Array2<T> {
     let geometry = Geometry::check(images.dim(), kernels.dim(), weights.dim());
-    let (n, columns) = (images.dim().0, weights.ncols());
+    let (n, columns) = (images.len(), weights.ncols());
     let mut out = Array2::zeros((n, columns));
     if n == 0 || columns == 0 {
         return out;
@@ -84,20 +84,117 @@ pub fn conv_tanh_dense<T: Real>(
     let weights = weights.as_standard_layout();
     let weights = weights.as_slice().expect("standard layout");
     let out_slice = out.as_slice_mut().expect("a fresh array is contiguous");
-    if std::mem::size_of::<T>() <= 4 {
-        by_groups::<T, 16>(&geometry, &images, &taps, weights, columns, out_slice);
+    if lanes::<T>() == 16 {
+        by_groups::<T, 16>(&geometry, images, &taps, weights, columns, out_slice);
     } else {
-        by_groups::<T, 8>(&geometry, &images, &taps, weights, columns, out_slice);
+        by_groups::<T, 8>(&geometry, images, &taps, weights, columns, out_slice);
     }
     out
+}
+
+/// Images per group: one per lane of a 64-byte vector register.
+fn lanes<T>() -> usize {
+    if std::mem::size_of::<T>() <= 4 {
+        16
+    } else {
+        8
+    }
+}
+
+/// Single-channel images laid out for [`conv_tanh_dense`]: in groups of 8 (`f64`) or 16
+/// (`f32`) images, pixel by pixel, the group's images side by side. A test set that is
+/// evaluated after every epoch is laid out once.
+///
+/// ```
+/// use ndarray::Array4;
+/// use tapegrad_autograd::kernels::fused::ImageLanes;
+///
+/// let images = Array4::<f32>::zeros((20, 1, 28, 28));
+/// let lanes = ImageLanes::new(images.view());
+/// assert_eq!((lanes.len(), lanes.dim()), (20, (20, 1, 28, 28)));
+/// ```
+#[derive(Clone, Debug)]
+pub struct ImageLanes<T> {
+    pixels: Vec<T>,
+    images: usize,
+    height: usize,
+    width: usize,
+}
+
+impl<T: Real> ImageLanes<T> {
+    /// Lays out `images`, `[N, 1, H, W]` with any strides (a cropped view costs nothing); the
+    /// last group's spare lanes repeat its last image.
+    ///
+    /// # Panics
+    /// If the images have more than one channel.
+    pub fn new(images: ArrayView4<'_, T>) -> Self {
+        let (n, channels, height, width) = images.dim();
+        assert!(
+            channels == 1,
+            "ImageLanes::new: images {:?}: expected single-channel images [N, 1, H, W]",
+            images.shape()
+        );
+        let lanes = lanes::<T>();
+        let group_len = height * width * lanes;
+        let mut pixels = vec![T::zero(); n.div_ceil(lanes) * group_len];
+        let fill = |group: usize, pixels: &mut [T]| {
+            for lane in 0..lanes {
+                let image = images.slice(s![(group * lanes + lane).min(n - 1), 0, .., ..]);
+                // Row by row: each row of a cropped view is contiguous, the whole image is not.
+                for (row, pixels) in image
+                    .outer_iter()
+                    .zip(pixels.chunks_exact_mut(width * lanes))
+                {
+                    for (&v, pixel) in row.iter().zip(pixels.chunks_exact_mut(lanes)) {
+                        pixel[lane] = v;
+                    }
+                }
+            }
+        };
+        if group_len > 0 {
+            pixels
+                .par_chunks_mut(group_len)
+                .enumerate()
+                .for_each(|(g, p)| fill(g, p));
+        }
+        ImageLanes {
+            pixels,
+            images: n,
+            height,
+            width,
+        }
+    }
+
+    /// The number of images.
+    pub fn len(&self) -> usize {
+        self.images
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.images == 0
+    }
+
+    /// The images' shape, `(N, 1, H, W)`.
+    pub fn dim(&self) -> (usize, usize, usize, usize) {
+        (self.images, 1, self.height, self.width)
+    }
+
+    /// Group `g`'s pixels, one array of lanes per pixel.
+    fn group<const L: usize>(&self, g: usize) -> Vec<[T; L]> {
+        let len = self.height * self.width * L;
+        self.pixels[g * len..(g + 1) * len]
+            .chunks_exact(L)
+            .map(|p| p.try_into().expect("L lanes"))
+            .collect()
+    }
 }
 
 /// The sizes of [`conv_tanh_dense`], checked against each other.
 struct Geometry {
     kernel_h: usize,
     kernel_w: usize,
-    /// Input image width and height.
-    height: usize,
+    /// Input image width.
     width: usize,
     /// Output rows and columns of each kernel's map.
     out_h: usize,
@@ -137,7 +234,6 @@ impl Geometry {
         Geometry {
             kernel_h,
             kernel_w,
-            height,
             width,
             out_h,
             out_w,
@@ -153,15 +249,14 @@ impl Geometry {
 /// blocks of at most [`MAX_COLUMNS`], and runs [`group`] on each.
 fn by_groups<T: Real, const L: usize>(
     geometry: &Geometry,
-    images: &ArrayView4<'_, T>,
+    images: &ImageLanes<T>,
     taps: &[T],
     weights: &[T],
     columns: usize,
     out: &mut [T],
 ) {
-    let run = |first: usize, out: &mut [T]| {
-        let count = out.len() / columns;
-        let pixels = lanes_of::<T, L>(geometry, images, first, count);
+    let run = |group: usize, out: &mut [T]| {
+        let pixels = images.group::<L>(group);
         for start in (0..columns).step_by(MAX_COLUMNS) {
             let width = MAX_COLUMNS.min(columns - start);
             let sums =
@@ -178,36 +273,12 @@ fn by_groups<T: Real, const L: usize>(
     if n > L && rayon::current_num_threads() > 1 {
         out.par_chunks_mut(group_len)
             .enumerate()
-            .for_each(|(g, out)| run(g * L, out));
+            .for_each(|(g, out)| run(g, out));
     } else {
         for (g, out) in out.chunks_mut(group_len).enumerate() {
-            run(g * L, out);
+            run(g, out);
         }
     }
-}
-
-/// The pixels of images `first..first + count` (at most `L`), pixel-major with one image per
-/// lane; lanes past `count` repeat the last image, and their results are dropped.
-fn lanes_of<T: Real, const L: usize>(
-    geometry: &Geometry,
-    images: &ArrayView4<'_, T>,
-    first: usize,
-    count: usize,
-) -> Vec<[T; L]> {
-    let mut pixels = vec![[T::zero(); L]; geometry.height * geometry.width];
-    for lane in 0..L {
-        let image = images.slice(s![first + lane.min(count - 1), 0, .., ..]);
-        // Row by row: each row of a cropped view is contiguous, the whole image is not.
-        for (row, pixels) in image
-            .outer_iter()
-            .zip(pixels.chunks_exact_mut(geometry.width))
-        {
-            for (pixel, &v) in pixels.iter_mut().zip(row.iter()) {
-                pixel[lane] = v;
-            }
-        }
-    }
-    pixels
 }
 
 /// [`group`] with the block's width fixed at compile time, so its accumulators stay in
@@ -472,7 +543,7 @@ mod tests {
         let images4 = images.view().into_dimensionality::<Ix4>().expect("rank 4");
         let view = images4.slice(s![.., .., ..crop.0, ..crop.1]);
         let fused = conv_tanh_dense(
-            view,
+            &ImageLanes::new(view),
             kernels.view().into_dimensionality::<Ix4>().expect("rank 4"),
             weights.view().into_dimensionality::<Ix2>().expect("rank 2"),
         );
@@ -549,6 +620,10 @@ mod tests {
         let images = Array4::<f64>::zeros((2, 1, 5, 5));
         let kernels = Array4::<f64>::zeros((3, 1, 3, 3));
         let weights = Array2::<f64>::zeros((26, 4));
-        conv_tanh_dense(images.view(), kernels.view(), weights.view());
+        conv_tanh_dense(
+            &ImageLanes::new(images.view()),
+            kernels.view(),
+            weights.view(),
+        );
     }
 }

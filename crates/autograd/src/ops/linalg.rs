@@ -125,8 +125,9 @@ fn batch_item<S: RawData>(v: ArrayBase<S, IxDyn>, batch: &[usize], i: usize) -> 
 /// of its matrices is one product; when it has fewer (the gradient of an operand that was
 /// broadcast), the products that fall on the same matrix are summed, in a fixed order.
 ///
-/// Products are accumulated (`beta = 1`) into the fresh zeros, which spares the vector-shaped
-/// loops of [`product`] a pass clearing the output.
+/// Where several products fall on one matrix, and for the vector-shaped loops of [`product`],
+/// products are accumulated (`beta = 1`) into fresh zeros; otherwise each output matrix is
+/// written once by its product (`beta = 0`), and its buffer is not cleared first.
 fn batched_product<T: Real>(
     a: ArrayViewD<'_, T>,
     b: ArrayViewD<'_, T>,
@@ -137,12 +138,17 @@ fn batched_product<T: Real>(
     let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
     let k = a.shape()[a.ndim() - 1];
     let count: usize = batch.iter().product();
-    let mut out = ArrayD::from_shape_vec(
-        IxDyn(out_shape),
-        crate::kernels::pool::zeroed(out_shape.iter().product()),
-    )
-    .expect("as many zeros as the shape holds");
-    if out_shape[..nd - 2] != *batch {
+    let summed = out_shape[..nd - 2] != *batch;
+    let overwrite = !summed && m > 1 && n > 1 && k > 1;
+    let len = out_shape.iter().product();
+    let (buffer, beta) = if overwrite {
+        (crate::kernels::pool::for_overwrite(len), T::zero())
+    } else {
+        (crate::kernels::pool::zeroed(len), T::one())
+    };
+    let mut out = ArrayD::from_shape_vec(IxDyn(out_shape), buffer)
+        .expect("as many elements as the shape holds");
+    if summed {
         for i in 0..count {
             let mut c = batch_item(out.view_mut(), batch, i);
             let (ai, bi) = (
@@ -161,7 +167,7 @@ fn batched_product<T: Real>(
                 .view_mut()
                 .into_shape_with_order((count * m, n))
                 .expect("a fresh array is contiguous");
-            matmul_into(&a2, &b2, T::one(), &mut c);
+            matmul_into(&a2, &b2, beta, &mut c);
             return out;
         }
     }
@@ -174,7 +180,7 @@ fn batched_product<T: Real>(
             batch_item(a.view(), batch, i),
             batch_item(b.view(), batch, i),
         );
-        matmul_into(&ai, &bi, T::one(), &mut c);
+        matmul_into(&ai, &bi, beta, &mut c);
     };
     let small = m * k + k * n < SMALL_PRODUCT;
     if count >= 2 && small && count * m * k * n >= PARALLEL_MIN_WORK {
