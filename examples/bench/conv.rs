@@ -83,11 +83,14 @@ impl ConvNet {
     }
 }
 
-/// The book's `np.random.randint(2, size=(n, 10000)) * 2`, columns relabelled kernel-major.
-fn dropout_mask(rng: &mut NumpyRandomState, n: usize) -> Tensor<f32> {
-    let mut m = vec![0.0f32; n * HIDDEN];
+/// The book's `np.random.randint(2, size=(n, 10000)) * 2`, columns relabelled kernel-major,
+/// into `mask` (`[n, 10000]`): refilling one tensor, once the previous step's tape has let go
+/// of it, spares allocating and faulting in 5 MB a step.
+fn fill_dropout_mask(rng: &mut NumpyRandomState, mask: &mut Tensor<f32>) {
     let mut bits = vec![0u8; HIDDEN];
-    for row in m.chunks_exact_mut(HIDDEN) {
+    let mut mask = mask.view_mut();
+    let mask = mask.as_slice_mut().expect("a fresh tensor is contiguous");
+    for row in mask.chunks_exact_mut(HIDDEN) {
         rng.fill_randint2(&mut bits);
         // Column `o * 625 + pos` takes bit `pos * 16 + o` (written in order).
         for (o, out) in row.chunks_exact_mut(POSITIONS).enumerate() {
@@ -96,7 +99,6 @@ fn dropout_mask(rng: &mut NumpyRandomState, n: usize) -> Tensor<f32> {
             }
         }
     }
-    tensor(&[n, HIDDEN], m)
 }
 
 /// `tanh(conv(x cropped to 27x27))` flattened to `[n, 10000]`.
@@ -206,6 +208,7 @@ pub fn run() {
         acc
     };
 
+    let mut mask = tensor(&[BATCH, HIDDEN], vec![0.0f32; BATCH * HIDDEN]);
     let timer = Timer::start();
     std::thread::scope(|scope| {
         let mut pending = None;
@@ -214,11 +217,11 @@ pub fn run() {
             let mut correct = 0usize;
             for b in 0..1000 / BATCH {
                 let (s, e) = (b * BATCH, (b + 1) * BATCH);
-                let mask = dropout_mask(&mut rng, BATCH);
+                fill_dropout_mask(&mut rng, &mut mask);
                 let grads = {
                     let tape = Tape::new();
                     let h = hidden(&tape, tape.param(&net.kernels), &rows(&images, s, e))
-                        .dropout_with_mask(mask);
+                        .dropout_with_mask(mask.clone());
                     let logits = h.matmul(tape.param(&net.w));
                     correct += (accuracy(&logits.value(), &label_of_train[s..e]) * BATCH as f64)
                         .round() as usize;

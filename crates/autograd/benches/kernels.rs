@@ -8,15 +8,18 @@
 //! Groups: `matmul` (the products of Deep Learning with Python ch.2's 784-512-10 network at
 //! batch 128, of Grokking ch.8's 784-40-10 network at batch 1, and their gradients, which
 //! multiply by transposed views), `conv2d` (Grokking ch.10: 16 kernels of 3x3 over a batch of
-//! 128 images of 27x27, forward and forward + backward), `softmax_cross_entropy` (batch 128 x
+//! 128 images of 27x27, forward and forward + backward), `fused` (ch.10's test-set
+//! evaluation of 128 images through the tape's ops and through the fused kernel),
+//! `softmax_cross_entropy` (batch 128 x
 //! 10 classes, forward + backward), `broadcast` (a `[128, 512] + [512]` bias add and its
 //! gradient) and `tape` (recording and differentiating one scalar op, the per-op overhead
 //! that batch-size-1 loops pay).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
+use tapegrad_autograd::kernels::fused::{conv_tanh_dense, ImageLanes};
 use tapegrad_autograd::kernels::gemm::gemm;
-use tapegrad_autograd::ndarray::{Array2, Ix2};
+use tapegrad_autograd::ndarray::{Array2, Ix2, Ix4};
 use tapegrad_autograd::{scalar, tensor, Conv2dOptions, Reduce, Tape, Tensor};
 
 /// Deterministic values in [-0.5, 0.5) (a linear congruential stream).
@@ -123,6 +126,43 @@ fn conv2d(c: &mut Criterion) {
     group.finish();
 }
 
+/// Grokking ch.10's test-set evaluation, 128 images: the tape's conv2d, tanh and matmul, and
+/// the fused kernel that gives the same numbers.
+fn fused_inference(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fused");
+    group.sample_size(20);
+    let images = random(&[128, 1, 27, 27], 7);
+    let kernels = random(&[16, 1, 3, 3], 8);
+    let weights = random(&[10_000, 10], 9);
+    group.bench_function("ch10 128 images conv2d+tanh+matmul on a tape", |bench| {
+        bench.iter(|| {
+            let tape = Tape::inference();
+            let y = tape
+                .constant(images.clone())
+                .conv2d(
+                    tape.constant(kernels.clone()),
+                    None,
+                    Conv2dOptions::default(),
+                )
+                .reshape(&[128, 10_000])
+                .tanh()
+                .matmul(tape.constant(weights.clone()));
+            black_box(y.value())
+        })
+    });
+    let lanes = ImageLanes::new(images.view().into_dimensionality::<Ix4>().expect("rank 4"));
+    group.bench_function("ch10 128 images conv_tanh_dense", |bench| {
+        bench.iter(|| {
+            black_box(conv_tanh_dense(
+                &lanes,
+                kernels.view().into_dimensionality::<Ix4>().expect("rank 4"),
+                weights.view().into_dimensionality::<Ix2>().expect("rank 2"),
+            ))
+        })
+    });
+    group.finish();
+}
+
 fn softmax_cross_entropy(c: &mut Criterion) {
     let mut group = c.benchmark_group("softmax_cross_entropy");
     let logits = random(&[128, 10], 7);
@@ -205,6 +245,7 @@ criterion_group!(
     benches,
     matmul,
     conv2d,
+    fused_inference,
     softmax_cross_entropy,
     broadcast,
     tape_overhead
