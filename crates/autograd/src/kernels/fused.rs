@@ -84,10 +84,16 @@ pub fn conv_tanh_dense<T: Real>(
     let weights = weights.as_standard_layout();
     let weights = weights.as_slice().expect("standard layout");
     let out_slice = out.as_slice_mut().expect("a fresh array is contiguous");
+    let layers = Layers {
+        geometry: &geometry,
+        taps: &taps,
+        weights,
+        columns,
+    };
     if lanes::<T>() == 16 {
-        by_groups::<T, 16>(&geometry, images, &taps, weights, columns, out_slice);
+        by_groups::<T, 16>(&layers, images, out_slice);
     } else {
-        by_groups::<T, 8>(&geometry, images, &taps, weights, columns, out_slice);
+        by_groups::<T, 8>(&layers, images, out_slice);
     }
     out
 }
@@ -245,22 +251,29 @@ impl Geometry {
     }
 }
 
+/// The network of [`conv_tanh_dense`], checked and laid out for its kernels.
+struct Layers<'a, T> {
+    geometry: &'a Geometry,
+    /// The kernels' taps, kernel by kernel, each row-major.
+    taps: &'a [T],
+    /// The dense layer's weights, row-major `[hidden, columns]`.
+    weights: &'a [T],
+    columns: usize,
+}
+
 /// Cuts the batch into groups of `L` images (one per vector lane) and the output columns into
 /// blocks of at most [`MAX_COLUMNS`], and runs [`group`] on each.
 fn by_groups<T: Real, const L: usize>(
-    geometry: &Geometry,
+    layers: &Layers<'_, T>,
     images: &ImageLanes<T>,
-    taps: &[T],
-    weights: &[T],
-    columns: usize,
     out: &mut [T],
 ) {
+    let columns = layers.columns;
     let run = |group: usize, out: &mut [T]| {
         let pixels = images.group::<L>(group);
         for start in (0..columns).step_by(MAX_COLUMNS) {
             let width = MAX_COLUMNS.min(columns - start);
-            let sums =
-                group_of_width::<T, L>(geometry, &pixels, taps, weights, columns, start, width);
+            let sums = group_of_width::<T, L>(layers, &pixels, start, width);
             for (image, row) in out.chunks_exact_mut(columns).enumerate() {
                 for (j, sums) in sums[..width].iter().enumerate() {
                     row[start + j] = sums[image];
@@ -284,18 +297,15 @@ fn by_groups<T: Real, const L: usize>(
 /// [`group`] with the block's width fixed at compile time, so its accumulators stay in
 /// registers.
 fn group_of_width<T: Real, const L: usize>(
-    geometry: &Geometry,
+    layers: &Layers<'_, T>,
     pixels: &[[T; L]],
-    taps: &[T],
-    weights: &[T],
-    columns: usize,
     start: usize,
     width: usize,
 ) -> [[T; L]; MAX_COLUMNS] {
     macro_rules! width {
         ($($w:literal)*) => {
             match width {
-                $($w => group::<T, L, $w>(geometry, pixels, taps, weights, columns, start),)*
+                $($w => group::<T, L, $w>(layers, pixels, start),)*
                 w => unreachable!("blocks have 1 to {MAX_COLUMNS} columns, not {w}"),
             }
         };
@@ -307,13 +317,16 @@ fn group_of_width<T: Real, const L: usize>(
 /// every hidden value in the dense layer's row order (kernel, then position), its activation
 /// taken a row of positions at a time, multiplied into `C` accumulators per lane.
 fn group<T: Real, const L: usize, const C: usize>(
-    geometry: &Geometry,
+    layers: &Layers<'_, T>,
     pixels: &[[T; L]],
-    taps: &[T],
-    weights: &[T],
-    columns: usize,
     start: usize,
 ) -> [[T; L]; MAX_COLUMNS] {
+    let Layers {
+        geometry,
+        taps,
+        weights,
+        columns,
+    } = *layers;
     let (kh, kw, width) = (geometry.kernel_h, geometry.kernel_w, geometry.width);
     let (out_h, out_w) = (geometry.out_h, geometry.out_w);
     let (positions, taps_per_kernel) = (geometry.positions(), kh * kw);

@@ -1,5 +1,6 @@
 //! Array-level compute shared by the ops: broadcasting, elementwise loops, reductions, GEMM,
-//! im2col, softmax, vectorisable math functions and row-major copies of strided views.
+//! im2col, softmax, vectorisable math functions and row-major copies of strided views; and
+//! fused inference kernels that evaluate a stack of layers in one pass.
 //!
 //! Nothing here knows about tapes; ops call these from their forward and backward.
 
