@@ -6,7 +6,7 @@
 //! written, read back for the activation, written again and read once more by the dense
 //! layer. Here the images of a group sit side by side in the lanes of the vector registers, and
 //! each hidden value goes from the convolution through the activation into the dense layer's
-//! accumulators without leaving the core's first-level cache.
+//! accumulators without going to memory: a row of positions at a time, in the core's caches.
 //!
 //! The results are those of the same layers on the tape, bit for bit where the tape's kernels
 //! take the same sums in the same order (tested): each hidden value is the multiply-add chain
