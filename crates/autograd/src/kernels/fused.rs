@@ -220,9 +220,9 @@ impl Geometry {
             [weights.0, weights.1]
         );
         assert!(
-            images.1 == 1 && kernels.1 == 1,
-            "conv_tanh_dense: {shapes}: expected single-channel images [N, 1, H, W] and \
-             kernels [O, 1, kh, kw]"
+            kernels.1 == 1,
+            "conv_tanh_dense: {shapes}: expected kernels [O, 1, kh, kw] for single-channel \
+             images (ImageLanes holds only those)"
         );
         let (height, width, kernel_h, kernel_w) = (images.2, images.3, kernels.2, kernels.3);
         assert!(
