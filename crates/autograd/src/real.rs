@@ -81,6 +81,13 @@ pub trait Real:
         Self::lit(n as f64)
     }
 
+    /// The packed GEMM's micro-kernel for this type on this CPU, if there is one; products
+    /// fall back to `matrixmultiply` without it.
+    #[doc(hidden)]
+    fn packed_kernel() -> Option<&'static crate::kernels::gemm::PackedKernel<Self>> {
+        None
+    }
+
     /// `C = alpha * A B + beta * C` on raw strided storage.
     ///
     /// # Safety
@@ -130,6 +137,10 @@ impl Real for f32 {
         crate::kernels::math::tanh_f32_slice(src, dst);
     }
 
+    fn packed_kernel() -> Option<&'static crate::kernels::gemm::PackedKernel<Self>> {
+        crate::kernels::gemm::f32_kernel()
+    }
+
     unsafe fn gemm_raw(
         m: usize,
         k: usize,
@@ -170,6 +181,10 @@ impl Real for f64 {
     #[inline]
     fn lit(x: f64) -> Self {
         x
+    }
+
+    fn packed_kernel() -> Option<&'static crate::kernels::gemm::PackedKernel<Self>> {
+        crate::kernels::gemm::f64_kernel()
     }
 
     unsafe fn gemm_raw(

@@ -338,7 +338,7 @@ impl<T: Real> Callback<T> for ModelCheckpoint {
         logs: &Logs,
         ctx: &mut CallbackContext<'_, T>,
     ) -> Result<(), FitError> {
-        if ctx.epochs_done % self.every != 0 {
+        if !ctx.epochs_done.is_multiple_of(self.every) {
             return Ok(());
         }
         if let Some((monitor, mode)) = &self.best_only {

@@ -13,6 +13,10 @@ use crate::{Real, Tensor};
 /// Buffers with fewer elements than this are not pooled.
 pub(crate) const MIN_LEN: usize = 1 << 16;
 
+/// Scratch buffers shorter than this are left to the allocator (and do not push larger
+/// buffers out of the pool).
+const MIN_SCRATCH: usize = 1 << 12;
+
 /// At most this many buffers are kept per thread and element type (the oldest goes first).
 const MAX_BUFFERS: usize = 16;
 
@@ -61,6 +65,16 @@ pub(crate) fn for_overwrite<T: Real>(len: usize) -> Vec<T> {
     if len < MIN_LEN {
         return vec![T::zero(); len];
     }
+    scratch(len)
+}
+
+/// `len` elements of no particular value, from the pool whatever the length: working space
+/// that a kernel needs on every call (a GEMM's packed operands) and hands back with
+/// [`give_back`].
+pub(crate) fn scratch<T: Real>(len: usize) -> Vec<T> {
+    if len < MIN_SCRATCH {
+        return vec![T::zero(); len];
+    }
     match find(len) {
         Some(mut v) if v.len() >= len => {
             v.truncate(len);
@@ -74,6 +88,20 @@ pub(crate) fn for_overwrite<T: Real>(len: usize) -> Vec<T> {
     }
 }
 
+/// Keeps `v` in this thread's pool for [`take`], [`for_overwrite`] or [`scratch`] (the oldest
+/// buffer goes when the pool is full).
+pub(crate) fn give_back<T: Real>(v: Vec<T>) {
+    if v.capacity() < MIN_SCRATCH {
+        return;
+    }
+    T::with_pool(|pool| {
+        if pool.len() >= MAX_BUFFERS {
+            pool.remove(0);
+        }
+        pool.push(v);
+    });
+}
+
 /// Keeps the buffer of `t` for reuse if `t` is its last holder and it is large enough.
 pub(crate) fn recycle<T: Real>(t: Tensor<T>) {
     if t.len() < MIN_LEN {
@@ -81,12 +109,7 @@ pub(crate) fn recycle<T: Real>(t: Tensor<T>) {
     }
     if let Ok(owned) = t.try_into_owned_nocopy() {
         let (v, _) = owned.into_raw_vec_and_offset();
-        T::with_pool(|pool| {
-            if pool.len() >= MAX_BUFFERS {
-                pool.remove(0);
-            }
-            pool.push(v);
-        });
+        give_back(v);
     }
 }
 
