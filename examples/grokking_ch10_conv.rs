@@ -27,16 +27,20 @@
 //!   ([`BookTanhDropout`](common::mnist::BookTanhDropout)).
 //! * `--iterations N`, `--seed N`.
 //!
-//! The test set is evaluated by [`conv_tanh_dense`], the fused inference kernel for this
-//! stack of layers (convolution, tanh, dense): it keeps each image's hidden values in
-//! registers instead of writing 10,000 of them per image and reading them back twice, and gives
-//! the same numbers as the tape's ops bit for bit (`--tape-test` evaluates through the tape,
-//! 24 images per inference tape). It runs on threads of its own while the next iteration
-//! trains. Everything is `f64`, with the book's random stream, so the printed curve is the
-//! book's.
+//! The test set is evaluated by the fused inference kernel for this stack of layers
+//! (convolution, tanh, dense), which keeps each image's hidden values in registers instead of
+//! writing 10,000 of them per image and reading them back twice. Only the predicted classes
+//! matter for the accuracy, so [`conv_tanh_dense_classes`] finds them in `f32` wherever a
+//! rounding-error bound proves them equal to the `f64` network's, and evaluates the few
+//! images left undecided in `f64`: the classes, and so the printed accuracies, are the `f64`
+//! forward pass's. `--f64-test` evaluates everything in `f64` through [`conv_tanh_dense`]
+//! (the tape's numbers bit for bit), `--tape-test` through the tape's ops, 24 images per
+//! inference tape: the same accuracies, more slowly. The test pass runs on threads of its own
+//! while the next iteration trains. Training is `f64`, with the book's random stream, so the
+//! printed curve is the book's.
 //!
 //! ```sh
-//! cargo run --release --example grokking_ch10_conv [-- --book-sign] [--iterations 300] [--true-grad] [--tape-test]
+//! cargo run --release --example grokking_ch10_conv [-- --book-sign] [--iterations 300] [--true-grad] [--f64-test | --tape-test]
 //! ```
 
 mod common;
@@ -45,7 +49,9 @@ use std::time::Instant;
 
 use common::descend;
 use common::mnist::{args, book_uniform, count_correct, evaluate_in_parallel, option, ratio, rows};
-use tapegrad::autograd::kernels::fused::{conv_tanh_dense, ImageLanes};
+use tapegrad::autograd::kernels::fused::{
+    conv_tanh_dense, conv_tanh_dense_classes, CertifiedImages, ImageLanes,
+};
 use tapegrad::autograd::ndarray::s;
 use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Conv2dOptions, Param, Reduce, Tape, Tensor, Var};
@@ -72,9 +78,20 @@ pub struct Options {
     pub iterations: usize,
     /// The book's backprop rule for tanh after dropout, or the true derivative.
     pub derivatives: Derivatives,
-    /// Evaluate the test set through the tape's ops instead of the fused kernel (slower, the
-    /// same numbers).
-    pub tape_test: bool,
+    /// How the test set is evaluated (the same accuracies every way).
+    pub test_pass: TestPass,
+}
+
+/// How the test set is evaluated: each gives the classes of the `f64` network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestPass {
+    /// [`conv_tanh_dense_classes`]: `f32` where a rounding-error bound decides, `f64` where
+    /// it does not.
+    Certified,
+    /// [`conv_tanh_dense`] in `f64`.
+    Fused,
+    /// The tape's ops.
+    Tape,
 }
 
 impl Default for Options {
@@ -84,7 +101,7 @@ impl Default for Options {
             seed: 1,
             iterations: 300,
             derivatives: Derivatives::Book,
-            tape_test: false,
+            test_pass: TestPass::Certified,
         }
     }
 }
@@ -145,35 +162,85 @@ fn convolve<'t>(images: Var<'t, f64>, kernels: Var<'t, f64>) -> Var<'t, f64> {
         .reshape(&[n, HIDDEN_SIZE])
 }
 
-/// The number of test images classified right by the network with these weights: through the
-/// fused inference kernel, or (`on_tape`) through the tape's ops, 24 images per inference tape.
-/// The two give the same numbers, bit for bit.
+/// The number of test images classified right by the network with these weights, evaluated
+/// as `pass` says: the same numbers every way.
 fn test_correct(
     data: &BookMnist,
-    test_lanes: &ImageLanes<f64>,
+    test_set: &TestSet,
     kernels: &Tensor<f64>,
     weights_1_2: &Tensor<f64>,
-    on_tape: bool,
+    pass: TestPass,
 ) -> usize {
-    if on_tape {
-        return evaluate_in_parallel(&data.test_images, &data.test_labels, TEST_CHUNK, |x, y| {
-            let tape = x.tape();
-            let layer_1 = convolve(x, tape.constant(kernels.clone())).tanh();
-            let layer_2 = layer_1.matmul(tape.constant(weights_1_2.clone()));
-            count_correct(&layer_2.value(), y)
-        })
-        .into_iter()
-        .sum();
+    let kernels_4 = kernels.view().into_dimensionality().expect("[16, 1, 3, 3]");
+    let weights_2 = weights_1_2
+        .view()
+        .into_dimensionality()
+        .expect("[10000, 10]");
+    match pass {
+        TestPass::Tape => {
+            evaluate_in_parallel(&data.test_images, &data.test_labels, TEST_CHUNK, |x, y| {
+                let tape = x.tape();
+                let layer_1 = convolve(x, tape.constant(kernels.clone())).tanh();
+                let layer_2 = layer_1.matmul(tape.constant(weights_1_2.clone()));
+                count_correct(&layer_2.value(), y)
+            })
+            .into_iter()
+            .sum()
+        }
+        TestPass::Fused => {
+            let lanes = test_set
+                .lanes
+                .get_or_init(|| ImageLanes::new(test_set.crop()));
+            let logits = conv_tanh_dense(lanes, kernels_4, weights_2);
+            count_correct(&logits.into_dyn().into_shared(), &data.test_labels)
+        }
+        TestPass::Certified => {
+            let images = test_set
+                .certified
+                .get_or_init(|| CertifiedImages::new(test_set.crop()));
+            let found = conv_tanh_dense_classes(images, kernels_4, weights_2);
+            found
+                .classes
+                .iter()
+                .zip(&test_set.labels)
+                .filter(|(c, l)| c == l)
+                .count()
+        }
     }
-    let logits = conv_tanh_dense(
-        test_lanes,
-        kernels.view().into_dimensionality().expect("[16, 1, 3, 3]"),
-        weights_1_2
+}
+
+/// The test images' top-left 27 x 27 pixels, laid out once (on first use) for the fused
+/// kernels, and their labels.
+struct TestSet<'d> {
+    images: &'d Tensor<f64>,
+    labels: Vec<usize>,
+    lanes: std::sync::OnceLock<ImageLanes<f64>>,
+    certified: std::sync::OnceLock<CertifiedImages>,
+}
+
+impl<'d> TestSet<'d> {
+    fn new(data: &'d BookMnist) -> Self {
+        let labels = data
+            .test_labels
+            .outer_iter()
+            .map(|row| row.iter().position(|&v| v == 1.0).expect("a one-hot label"))
+            .collect();
+        TestSet {
+            images: &data.test_images,
+            labels,
+            lanes: std::sync::OnceLock::new(),
+            certified: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn crop(&self) -> tapegrad::autograd::ndarray::ArrayView4<'d, f64> {
+        let n = self.images.shape()[0];
+        self.images
             .view()
-            .into_dimensionality()
-            .expect("[10000, 10]"),
-    );
-    count_correct(&logits.into_dyn().into_shared(), &data.test_labels)
+            .into_shape_with_order((n, 1, 28, 28))
+            .expect("784 pixels per image")
+            .slice_move(s![.., .., ..27, ..27])
+    }
 }
 
 /// Trains and returns the printed lines; `progress` sees each line, with the seconds spent
@@ -210,14 +277,7 @@ pub fn run(
         .num_threads(rayon::current_num_threads())
         .build()
         .expect("threads for the test pass");
-    // The test images' top-left 27 x 27 pixels, laid out once for the fused kernel.
-    let test_lanes = &ImageLanes::new(
-        data.test_images
-            .view()
-            .into_shape_with_order((n_test, 1, 28, 28))
-            .expect("784 pixels per image")
-            .slice(s![.., .., ..27, ..27]),
-    );
+    let test_set = &TestSet::new(data);
 
     let mut mask = tensor(
         &[batch_size, HIDDEN_SIZE],
@@ -260,7 +320,7 @@ pub fn run(
             let test = scope.spawn(move || {
                 let start = Instant::now();
                 let correct = test_threads
-                    .install(|| test_correct(data, test_lanes, &k, &w, options.tape_test));
+                    .install(|| test_correct(data, test_set, &k, &w, options.test_pass));
                 (correct, start.elapsed().as_secs_f64())
             });
             if let Some((j, correct_cnt, train_s, test)) =
@@ -303,16 +363,19 @@ fn main() {
     let args = args(
         "Grokking ch.10: 16 3x3 kernels, tanh, dropout, softmax on MNIST, tested every iteration.
 
-usage: grokking_ch10_conv [--book-sign] [--iterations N] [--seed N] [--true-grad] [--tape-test]
+usage: grokking_ch10_conv [--book-sign] [--iterations N] [--seed N] [--true-grad]
+                          [--f64-test | --tape-test]
   (default)       gradient descent on every weight (I:299 Test-Acc 0.8702)
   --book-sign     the book's kernels -= alpha * k_update: the kernels climb the loss
                   (the book's curve, I:299 Test-Acc 0.8774)
   --iterations N  300 in the book
   --seed N        np.random.seed(N), 1 in the book
   --true-grad     the true derivative of tanh after dropout instead of the book's rule
-  --tape-test     evaluate the test set through the tape's ops (slower, the same numbers)
-                  instead of the fused inference kernel",
-        &["--book-sign", "--true-grad", "--tape-test"],
+  --f64-test      evaluate the test set in f64 only, through the fused kernel (slower,
+                  the same numbers) instead of f32 checked by a rounding-error bound
+  --tape-test     evaluate the test set through the tape's ops (slower still, the same
+                  numbers)",
+        &["--book-sign", "--true-grad", "--f64-test", "--tape-test"],
         &["--iterations", "--seed"],
     );
     let options = Options {
@@ -320,7 +383,13 @@ usage: grokking_ch10_conv [--book-sign] [--iterations N] [--seed N] [--true-grad
         seed: option(&args, "--seed", 1),
         iterations: option(&args, "--iterations", 300),
         derivatives: Derivatives::from_args(&args),
-        tape_test: args.iter().any(|a| a == "--tape-test"),
+        test_pass: if args.iter().any(|a| a == "--tape-test") {
+            TestPass::Tape
+        } else if args.iter().any(|a| a == "--f64-test") {
+            TestPass::Fused
+        } else {
+            TestPass::Certified
+        },
     };
     let data = BookMnist::load();
     let start = Instant::now();

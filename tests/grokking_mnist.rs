@@ -192,19 +192,22 @@ fn ch10_conv_net_climbs_from_its_start() {
 }
 
 #[test]
-fn ch10_fused_test_pass_prints_what_the_tape_prints() {
-    // The test set through the fused inference kernel (the default) and through the tape's
-    // conv2d, tanh and matmul: the same accuracies, iteration by iteration.
+fn ch10_fused_test_passes_print_what_the_tape_prints() {
+    // The test set through f32 checked by the error bound (the default), through the fused
+    // f64 kernel and through the tape's conv2d, tanh and matmul: the same accuracies,
+    // iteration by iteration.
     let data = ch10::BookMnist::new(mnist());
-    let run = |tape_test| {
+    let run = |test_pass| {
         let options = ch10::Options {
             iterations: 2,
-            tape_test,
+            test_pass,
             ..Default::default()
         };
         ch10::run(&data, options, &mut |_, _, _| {})
     };
-    assert_eq!(run(false), run(true));
+    let tape = run(ch10::TestPass::Tape);
+    assert_eq!(run(ch10::TestPass::Certified), tape);
+    assert_eq!(run(ch10::TestPass::Fused), tape);
 }
 
 #[test]

@@ -19,6 +19,10 @@ use rayon::prelude::*;
 use super::gemm::fma;
 use crate::Real;
 
+mod certified;
+
+pub use certified::{conv_tanh_dense_classes, CertifiedImages, Classes};
+
 /// Positions convolved together, for each of [`KERNEL_BLOCK`] kernels: independent
 /// multiply-add chains, enough to cover the latency of each (a position's taps are one chain,
 /// in order), and few enough to stay in registers.
@@ -74,6 +78,28 @@ pub fn conv_tanh_dense<T: Real>(
     kernels: ArrayView4<'_, T>,
     weights: ArrayView2<'_, T>,
 ) -> Array2<T> {
+    evaluate(images, kernels, weights, false)
+}
+
+/// [`conv_tanh_dense`] with each output summed as a tree instead of one chain: a chain along
+/// each row of a kernel's map, the rows' sums chained per kernel, the kernels' sums chained.
+/// Each product passes through at most `Wo + Ho + O` roundings instead of up to `O Ho Wo`,
+/// which is what the error bound of [`conv_tanh_dense_classes`] needs.
+fn conv_tanh_dense_summed_as_tree<T: Real>(
+    images: &ImageLanes<T>,
+    kernels: ArrayView4<'_, T>,
+    weights: ArrayView2<'_, T>,
+) -> Array2<T> {
+    evaluate(images, kernels, weights, true)
+}
+
+/// [`conv_tanh_dense`], its sums in a tree where `tree_sums`.
+fn evaluate<T: Real>(
+    images: &ImageLanes<T>,
+    kernels: ArrayView4<'_, T>,
+    weights: ArrayView2<'_, T>,
+    tree_sums: bool,
+) -> Array2<T> {
     let geometry = Geometry::check(images.dim(), kernels.dim(), weights.dim());
     let (n, columns) = (images.len(), weights.ncols());
     let mut out = Array2::zeros((n, columns));
@@ -89,6 +115,7 @@ pub fn conv_tanh_dense<T: Real>(
         taps: &taps,
         weights,
         columns,
+        tree_sums,
     };
     if lanes::<T>() == 16 {
         by_groups::<T, 16>(&layers, images, out_slice);
@@ -259,6 +286,8 @@ struct Layers<'a, T> {
     /// The dense layer's weights, row-major `[hidden, columns]`.
     weights: &'a [T],
     columns: usize,
+    /// Whether outputs are summed as a tree (see [`conv_tanh_dense_summed_as_tree`]).
+    tree_sums: bool,
 }
 
 /// Cuts the batch into groups of `L` images (one per vector lane) and the output columns into
@@ -326,6 +355,7 @@ fn group<T: Real, const L: usize, const C: usize>(
         taps,
         weights,
         columns,
+        tree_sums,
     } = *layers;
     let (kh, kw, width) = (geometry.kernel_h, geometry.kernel_w, geometry.width);
     let (out_h, out_w) = (geometry.out_h, geometry.out_w);
@@ -339,12 +369,14 @@ fn group<T: Real, const L: usize, const C: usize>(
     let span = (out_h - 1) * width + out_w;
     let mut maps = vec![[T::zero(); L]; KERNEL_BLOCK * span];
     let mut hidden = vec![[T::zero(); L]; out_w];
-    let mut sums = [[T::zero(); L]; C];
+    let zeros = [[T::zero(); L]; C];
+    let mut sums = zeros;
     for (block, taps) in taps.chunks(KERNEL_BLOCK * taps_per_kernel).enumerate() {
         let kernels = taps.len() / taps_per_kernel;
         convolve_maps(pixels, taps, &offsets, &mut maps[..kernels * span]);
         for (k, map) in maps[..kernels * span].chunks_exact(span).enumerate() {
             let kernel = block * KERNEL_BLOCK + k;
+            let mut kernel_sums = zeros;
             for i in 0..out_h {
                 T::tanh_slice(
                     map[i * width..][..out_w].as_flattened(),
@@ -352,7 +384,16 @@ fn group<T: Real, const L: usize, const C: usize>(
                 );
                 let first_row = kernel * positions + i * out_w;
                 let rows = &weights[first_row * columns..(first_row + out_w) * columns];
-                dense_block(&mut sums, &hidden, rows, columns, start);
+                if tree_sums {
+                    let mut row_sums = zeros;
+                    dense_block(&mut row_sums, &hidden, rows, columns, start);
+                    add(&mut kernel_sums, &row_sums);
+                } else {
+                    dense_block(&mut sums, &hidden, rows, columns, start);
+                }
+            }
+            if tree_sums {
+                add(&mut sums, &kernel_sums);
             }
         }
     }
@@ -470,6 +511,13 @@ fn convolve_one<T: Real, const L: usize>(
     acc
 }
 
+/// `sums += more`, lane by lane.
+fn add<T: Real, const L: usize, const C: usize>(sums: &mut [[T; L]; C], more: &[[T; L]; C]) {
+    for (s, m) in sums.as_flattened_mut().iter_mut().zip(more.as_flattened()) {
+        *s += *m;
+    }
+}
+
 /// `sums[c] += h * rows[i][start + c]` for each hidden value `h = hidden[i]` in order: the
 /// dense layer's multiply-adds for one block of hidden values.
 ///
@@ -502,7 +550,7 @@ mod tests {
     use ndarray::{Array4, Ix2, Ix4};
 
     /// Values in `[-scale, scale)` from a fixed linear congruential stream.
-    fn values<T: Real>(n: usize, seed: u64, scale: f64) -> Vec<T> {
+    pub(super) fn values<T: Real>(n: usize, seed: u64, scale: f64) -> Vec<T> {
         let mut s = seed;
         (0..n)
             .map(|_| {
