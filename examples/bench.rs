@@ -10,6 +10,8 @@
 //! (`RAYON_NUM_THREADS`), which runs the GEMM blocks too. `BENCH_BATCH` and `BENCH_HIDDEN`
 //! change the `mlp` shape for scaling measurements, `BENCH_TEST_CHUNK` the `conv` test chunk.
 
+#[path = "common/background.rs"]
+mod background;
 #[path = "bench/common.rs"]
 mod common;
 #[path = "bench/conv.rs"]

@@ -273,8 +273,12 @@ pub fn run(
         .collect();
     // The book's `kernels -= alpha * k_update` with `k_update` pointing downhill.
     let kernel_alpha = if options.book_sign { -alpha } else { alpha };
+    // At the lowest priority: the test pass fills the moments training leaves a core idle
+    // rather than taking turns with the training step's threads.
     let test_threads = rayon::ThreadPoolBuilder::new()
         .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("test-pass-{i}"))
+        .start_handler(|_| common::background::yield_to_other_threads())
         .build()
         .expect("threads for the test pass");
     let test_set = &TestSet::new(data);

@@ -183,6 +183,8 @@ pub fn run() {
     // core idle; the numbers are those of running them one after the other.
     let test_threads = rayon::ThreadPoolBuilder::new()
         .num_threads(rayon::current_num_threads())
+        .thread_name(|i| format!("test-pass-{i}"))
+        .start_handler(|_| crate::background::yield_to_other_threads())
         .build()
         .expect("threads for the test pass");
     // The test images' top-left 27 x 27 pixels, laid out once for the fused kernel.

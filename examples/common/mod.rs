@@ -3,6 +3,7 @@
 // Each example uses only some of these.
 #![allow(dead_code)]
 
+pub mod background;
 pub mod mnist;
 
 use tapegrad::autograd::{Gradients, Param, Tensor};

@@ -85,6 +85,15 @@ pub fn gemm<T: Real>(
     ) {
         return narrow_form(alpha, a, b, beta, c);
     }
+    // In `f64` (two accumulator vectors per output column where `f32` has one) this form
+    // measured slower than `matrixmultiply`.
+    let single = std::mem::size_of::<T>() == 4;
+    if let (true, Some(at)) = (
+        single && n <= NARROW_MAX_N && k >= NARROW_MIN_K && m >= NARROW_COLUMNS,
+        a.t().to_slice(),
+    ) {
+        return narrow_transposed_form(alpha, at, b, beta, c);
+    }
     if k <= SHORT_MAX_K && n >= SHORT_MIN_N && work < PARALLEL_MIN_MACS {
         if let (Some(b), Some(c)) = (b.to_slice(), c.as_slice_mut()) {
             return short_form(alpha, a, b, beta, c);
@@ -180,18 +189,155 @@ fn narrow_form<T: Real>(
     }
 }
 
+/// Rows of the output (columns of `a^T`) that [`narrow_transposed_form`] keeps in registers
+/// through one pass over the inner dimension.
+const NARROW_COLUMNS: usize = 32;
+
+/// `c = alpha a b + beta c` for few output columns with `a` the transpose of a row-major
+/// matrix `at` (`k x m`): a weight gradient `h^T g`, `[10000, 128]^T @ [128, 10]`.
+///
+/// For [`NARROW_COLUMNS`] rows of `c` at a time, the inner dimension is walked row by row of
+/// `at`: each step multiplies a contiguous piece of one row of `at` by the step's row of `b`
+/// into `n x NARROW_COLUMNS` accumulators held in registers, and the pieces of the steps
+/// further on are prefetched (the walk touches `k` rows of `at` once per block, more streams
+/// than the hardware follows). Each output is the chain of multiply-adds along the inner
+/// dimension in order, as in [`narrow_form`], so the result is the same as for a contiguous
+/// `a` and does not depend on how blocks are spread over threads.
+fn narrow_transposed_form<T: Real>(
+    alpha: T,
+    at: &[T],
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let (m, n) = c.dim();
+    let b = b.as_standard_layout();
+    let b = b.as_slice().expect("standard layout");
+    let block = |c: &mut ArrayViewMut2<'_, T>, first: usize| {
+        for (r, mut rows) in c.axis_chunks_iter_mut(Axis(0), NARROW_COLUMNS).enumerate() {
+            let sums = narrow_transposed_block(at, m, first + r * NARROW_COLUMNS, b, n);
+            for (i, sums) in sums.iter().take(rows.nrows()).enumerate() {
+                for (j, &s) in sums[..n].iter().enumerate() {
+                    store(&mut rows[[i, j]], alpha, s, beta);
+                }
+            }
+        }
+    };
+    let k = at.len() / m;
+    let work = m * n * k;
+    let threads = rayon::current_num_threads();
+    if threads > 1 && work >= PARALLEL_MIN_MACS {
+        let per = m.div_ceil(threads).next_multiple_of(NARROW_COLUMNS);
+        c.axis_chunks_iter_mut(Axis(0), per)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(t, mut c)| block(&mut c, t * per));
+    } else {
+        block(c, 0);
+    }
+}
+
+/// Outputs `first..first + NARROW_COLUMNS` (fewer at the end) of [`narrow_transposed_form`],
+/// one array of `n` sums each.
+fn narrow_transposed_block<T: Real>(
+    at: &[T],
+    m: usize,
+    first: usize,
+    b: &[T],
+    n: usize,
+) -> [[T; NARROW_MAX_N]; NARROW_COLUMNS] {
+    macro_rules! width {
+        ($($w:literal)*) => {
+            match n {
+                $($w => narrow_transposed_of_width::<T, $w, NARROW_COLUMNS>(at, m, first, b),)*
+                _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
+            }
+        };
+    }
+    width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// See [`narrow_transposed_block`]; `N` is the number of columns of `b`, `J` the outputs
+/// computed together.
+fn narrow_transposed_of_width<T: Real, const N: usize, const J: usize>(
+    at: &[T],
+    m: usize,
+    first: usize,
+    b: &[T],
+) -> [[T; NARROW_MAX_N]; J] {
+    if first >= m {
+        return [[T::zero(); NARROW_MAX_N]; J];
+    }
+    // A short last block reads the block before it again (its sums are dropped).
+    let start = first.min(m.saturating_sub(J));
+    let skip = first - start;
+    let width = J.min(m);
+    let mut acc = [[T::zero(); J]; N];
+    for (q, b_row) in b.chunks_exact(N).enumerate() {
+        let row = &at[q * m..(q + 1) * m];
+        prefetch(row, start + PREFETCH_AHEAD * J);
+        let piece: [T; J] = match row.get(start..start + J) {
+            Some(whole) => whole.try_into().expect("a whole block"),
+            None => std::array::from_fn(|i| row.get(start + i).copied().unwrap_or(T::zero())),
+        };
+        for (acc, &y) in acc.iter_mut().zip(b_row) {
+            for (acc, &x) in acc.iter_mut().zip(&piece) {
+                *acc = fma(x, y, *acc);
+            }
+        }
+    }
+    let mut out = [[T::zero(); NARROW_MAX_N]; J];
+    for (i, out) in out.iter_mut().enumerate().take(width - skip) {
+        for (j, acc) in acc.iter().enumerate() {
+            out[j] = acc[skip + i];
+        }
+    }
+    out
+}
+
+/// How many blocks ahead [`narrow_transposed_of_width`] prefetches each row.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Asks the cache for the line holding `row[at]`, if it is inside `row`.
+#[inline(always)]
+fn prefetch<T>(row: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = row.get(at) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint; it never faults, and the address is inside `row`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (row, at);
+}
+
 /// The rows of the row-major `a` (`rows x k`) times the row-major `k x n` matrix `b`, for `n`
 /// from 1 to [`NARROW_MAX_N`]: [`narrow_rows_of_width`] with `n` fixed at compile time.
 fn narrow_rows<T: Real>(a: &[T], b: &[T], n: usize) -> Vec<[T; NARROW_MAX_N]> {
     macro_rules! width {
         ($($w:literal)*) => {
             match n {
-                $($w => narrow_rows_of_width::<T, $w>(a, b),)*
+                $($w => narrow_rows_padded::<T, $w>(a, b),)*
                 _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
             }
         };
     }
     width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// [`narrow_rows_of_width`], except that nine to fifteen `f32` columns, one 16-lane vector and
+/// some change that the compiler splits into narrower vectors and scalars, are padded with
+/// zero columns to 16 so that each row's multiply-add is one instruction. The padding's sums
+/// are dropped; each kept sum is the same chain as without it.
+fn narrow_rows_padded<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NARROW_MAX_N]> {
+    if std::mem::size_of::<T>() != 4 || N <= 8 || N >= 16 {
+        return narrow_rows_of_width::<T, N>(a, b);
+    }
+    let mut padded = vec![T::zero(); b.len() / N * 16];
+    for (dst, src) in padded.chunks_exact_mut(16).zip(b.chunks_exact(N)) {
+        dst[..N].copy_from_slice(&src[..N]);
+    }
+    narrow_rows_of_width::<T, 16>(a, &padded)
 }
 
 /// See [`narrow_rows`]; `N` is the number of columns of `b`.
@@ -525,6 +671,9 @@ mod tests {
             (100, 1000, 10, false),
             (101, 67, 7, false),
             (512, 128, 10, true),
+            // Few columns of a transposed `a`, with a ragged last block.
+            (45, 70, 3, true),
+            (100, 64, 16, true),
             // Short inner dimension (a first convolution layer), with a ragged last block.
             (16, 9, 625, false),
             (5, 3, 70, false),
@@ -555,6 +704,32 @@ mod tests {
                 .map(|(p, q)| (p - q).abs())
                 .fold(0.0f32, f32::max);
             assert!(worst < 1e-4, "({m}, {k}, {n}): off by {worst}");
+        }
+    }
+
+    #[test]
+    fn a_transposed_left_operand_gives_the_bits_of_a_contiguous_one() {
+        // The same chains of multiply-adds, whether `a` is read as rows or as columns.
+        for (m, k, n) in [(300, 128, 10), (33, 64, 1), (70, 100, 16)] {
+            let at = crate::gradcheck::registry::sample(&[k, m], 21)
+                .into_dimensionality::<ndarray::Ix2>()
+                .unwrap()
+                .mapv(|v| v as f32);
+            let a = at.t().as_standard_layout().to_owned();
+            let b = crate::gradcheck::registry::sample(&[k, n], 22)
+                .into_dimensionality::<ndarray::Ix2>()
+                .unwrap()
+                .mapv(|v| v as f32);
+            let mut rows = Array2::<f32>::zeros((m, n));
+            gemm(1.0, &a.view(), &b.view(), 0.0, &mut rows.view_mut());
+            let mut columns = Array2::<f32>::zeros((m, n));
+            gemm(1.0, &at.t(), &b.view(), 0.0, &mut columns.view_mut());
+            assert!(
+                rows.iter()
+                    .zip(&columns)
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "({m}, {k}, {n})"
+            );
         }
     }
 
