@@ -190,14 +190,16 @@ fn test_correct(
         TestPass::Fused => {
             let lanes = test_set
                 .lanes
-                .get_or_init(|| ImageLanes::new(test_set.crop()));
+                .as_ref()
+                .expect("laid out for the fused pass");
             let logits = conv_tanh_dense(lanes, kernels_4, weights_2);
             count_correct(&logits.into_dyn().into_shared(), &data.test_labels)
         }
         TestPass::Certified => {
             let images = test_set
                 .certified
-                .get_or_init(|| CertifiedImages::new(test_set.crop()));
+                .as_ref()
+                .expect("laid out for the certified pass");
             let found = conv_tanh_dense_classes(images, kernels_4, weights_2);
             found
                 .classes
@@ -209,37 +211,35 @@ fn test_correct(
     }
 }
 
-/// The test images' top-left 27 x 27 pixels, laid out once (on first use) for the fused
-/// kernels, and their labels.
-struct TestSet<'d> {
-    images: &'d Tensor<f64>,
+/// The test images' top-left 27 x 27 pixels, laid out once, before training starts, for the
+/// fused kernel that `pass` uses, and their labels. (Laid out on first use instead, by a test
+/// pass that starts while the one before it is still laying them out on the same threads, one
+/// waiting on the other's lock inside rayon's work stealing could block both for good.)
+struct TestSet {
     labels: Vec<usize>,
-    lanes: std::sync::OnceLock<ImageLanes<f64>>,
-    certified: std::sync::OnceLock<CertifiedImages>,
+    lanes: Option<ImageLanes<f64>>,
+    certified: Option<CertifiedImages>,
 }
 
-impl<'d> TestSet<'d> {
-    fn new(data: &'d BookMnist) -> Self {
+impl TestSet {
+    fn new(data: &BookMnist, pass: TestPass) -> Self {
         let labels = data
             .test_labels
             .outer_iter()
             .map(|row| row.iter().position(|&v| v == 1.0).expect("a one-hot label"))
             .collect();
-        TestSet {
-            images: &data.test_images,
-            labels,
-            lanes: std::sync::OnceLock::new(),
-            certified: std::sync::OnceLock::new(),
-        }
-    }
-
-    fn crop(&self) -> tapegrad::autograd::ndarray::ArrayView4<'d, f64> {
-        let n = self.images.shape()[0];
-        self.images
+        let n = data.test_images.shape()[0];
+        let crop = data
+            .test_images
             .view()
             .into_shape_with_order((n, 1, 28, 28))
             .expect("784 pixels per image")
-            .slice_move(s![.., .., ..27, ..27])
+            .slice_move(s![.., .., ..27, ..27]);
+        TestSet {
+            labels,
+            lanes: (pass == TestPass::Fused).then(|| ImageLanes::new(crop)),
+            certified: (pass == TestPass::Certified).then(|| CertifiedImages::new(crop)),
+        }
     }
 }
 
@@ -281,7 +281,7 @@ pub fn run(
         .start_handler(|_| common::background::yield_to_other_threads())
         .build()
         .expect("threads for the test pass");
-    let test_set = &TestSet::new(data);
+    let test_set = &TestSet::new(data, options.test_pass);
 
     let mut mask = tensor(
         &[batch_size, HIDDEN_SIZE],
