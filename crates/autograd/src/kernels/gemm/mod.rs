@@ -167,25 +167,45 @@ fn narrow_form<T: Real>(
     let k = b.nrows();
     let b = b.as_standard_layout();
     let b = b.as_slice().expect("standard layout");
-    let rows_of = |c: &mut ArrayViewMut2<'_, T>, first: usize| {
+    split_rows(c, m * n * k, NARROW_ROWS, |c, first| {
         let sums = narrow_rows(&a[first * k..(first + c.nrows()) * k], b, n);
-        for (i, sums) in sums.iter().enumerate() {
-            for (j, &s) in sums[..n].iter().enumerate() {
-                store(&mut c[[i, j]], alpha, s, beta);
-            }
-        }
-    };
-    let work = m * n * k;
+        store_sums(c, &sums, alpha, beta);
+    });
+}
+
+/// Runs `rows(part, first)` on `c` cut into parts of whole `multiple`-row blocks (`first` the
+/// part's first row): one part per thread, as many as the work pays for, or all of `c` on the
+/// calling thread for a small product.
+fn split_rows<T: Real>(
+    c: &mut ArrayViewMut2<'_, T>,
+    work: usize,
+    multiple: usize,
+    rows: impl Fn(&mut ArrayViewMut2<'_, T>, usize) + Sync,
+) {
     let threads = rayon::current_num_threads();
     if threads > 1 && work >= PARALLEL_MIN_MACS {
         let tasks = threads.min(work / (PARALLEL_MIN_MACS / 2)).max(2);
-        let per = m.div_ceil(tasks).next_multiple_of(NARROW_ROWS);
+        let per = c.nrows().div_ceil(tasks).next_multiple_of(multiple);
         c.axis_chunks_iter_mut(Axis(0), per)
             .into_par_iter()
             .enumerate()
-            .for_each(|(t, mut c)| rows_of(&mut c, t * per));
+            .for_each(|(t, mut c)| rows(&mut c, t * per));
     } else {
-        rows_of(c, 0);
+        rows(c, 0);
+    }
+}
+
+/// `c = alpha * sums + beta * c`, row by row, for the first `c.ncols()` sums of each row.
+fn store_sums<T: Real>(
+    c: &mut ArrayViewMut2<'_, T>,
+    sums: &[[T; NARROW_MAX_N]],
+    alpha: T,
+    beta: T,
+) {
+    for (mut row, sums) in c.rows_mut().into_iter().zip(sums) {
+        for (dst, &s) in row.iter_mut().zip(sums) {
+            store(dst, alpha, s, beta);
+        }
     }
 }
 
@@ -213,28 +233,13 @@ fn narrow_transposed_form<T: Real>(
     let (m, n) = c.dim();
     let b = b.as_standard_layout();
     let b = b.as_slice().expect("standard layout");
-    let block = |c: &mut ArrayViewMut2<'_, T>, first: usize| {
+    let k = at.len() / m;
+    split_rows(c, m * n * k, NARROW_COLUMNS, |c, first| {
         for (r, mut rows) in c.axis_chunks_iter_mut(Axis(0), NARROW_COLUMNS).enumerate() {
             let sums = narrow_transposed_block(at, m, first + r * NARROW_COLUMNS, b, n);
-            for (i, sums) in sums.iter().take(rows.nrows()).enumerate() {
-                for (j, &s) in sums[..n].iter().enumerate() {
-                    store(&mut rows[[i, j]], alpha, s, beta);
-                }
-            }
+            store_sums(&mut rows, &sums, alpha, beta);
         }
-    };
-    let k = at.len() / m;
-    let work = m * n * k;
-    let threads = rayon::current_num_threads();
-    if threads > 1 && work >= PARALLEL_MIN_MACS {
-        let per = m.div_ceil(threads).next_multiple_of(NARROW_COLUMNS);
-        c.axis_chunks_iter_mut(Axis(0), per)
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(t, mut c)| block(&mut c, t * per));
-    } else {
-        block(c, 0);
-    }
+    });
 }
 
 /// Outputs `first..first + NARROW_COLUMNS` (fewer at the end) of [`narrow_transposed_form`],
