@@ -16,7 +16,7 @@
 //! the same sum in the same order, whatever the cut, so results do not depend on the number of
 //! threads (in either backend).
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::Real;
@@ -79,6 +79,16 @@ pub fn gemm<T: Real>(
     }
     let threads = rayon::current_num_threads();
     let work = m * n * k;
+    let single = std::mem::size_of::<T>() == 4;
+    // Only for a `b` that is column-major and not also row-major (one column is both), which
+    // the narrow form would copy.
+    if let (true, Some(a), Some(bt)) = (
+        single && n <= NARROW_MAX_N && k >= NARROW_MIN_K && b.to_slice().is_none(),
+        a.to_slice(),
+        b.t().to_slice(),
+    ) {
+        return row_dots_form(alpha, a, bt, beta, c);
+    }
     if let (true, Some(a)) = (
         n <= NARROW_MAX_N && k >= NARROW_MIN_K && m >= 2,
         a.to_slice(),
@@ -87,17 +97,23 @@ pub fn gemm<T: Real>(
     }
     // In `f64` (two accumulator vectors per output column where `f32` has one) this form
     // measured slower than `matrixmultiply`.
-    let single = std::mem::size_of::<T>() == 4;
     if let (true, Some(at)) = (
         single && n <= NARROW_MAX_N && k >= NARROW_MIN_K && m >= NARROW_COLUMNS,
         a.t().to_slice(),
     ) {
         return narrow_transposed_form(alpha, at, b, beta, c);
     }
-    if k <= SHORT_MAX_K && n >= SHORT_MIN_N && work < PARALLEL_MIN_MACS {
-        if let (Some(b), Some(c)) = (b.to_slice(), c.as_slice_mut()) {
-            return short_form(alpha, a, b, beta, c);
-        }
+    if k <= SHORT_MAX_K && n >= SHORT_MIN_N && c.is_standard_layout() {
+        // A transposed `b` (the `g W^T` of a dense layer's backward with few outputs) is
+        // copied: it has `k <= 16` rows against `m` of `c`.
+        let b = b.as_standard_layout();
+        let b = b.as_slice().expect("standard layout");
+        split_rows(c, work, 1, |c, first| {
+            let a = a.slice(s![first..first + c.nrows(), ..]);
+            let c = c.as_slice_mut().expect("whole rows of a row-major matrix");
+            short_form(alpha, &a, b, beta, c);
+        });
+        return;
     }
     if let (Some(kernel), true) = (
         T::packed_kernel(),
@@ -207,6 +223,80 @@ fn store_sums<T: Real>(
             store(dst, alpha, s, beta);
         }
     }
+}
+
+/// Lanes of each partial sum in [`row_dots_form`]: one 64-byte vector of `f32`.
+const DOT_LANES: usize = 16;
+
+/// `c = alpha a b + beta c` for few output columns with `b` the transpose of a row-major
+/// matrix `bt` (`n x k`): a convolution's weight gradient `dY cols^T`, `[16, 625] @ [625,
+/// 9]` for each image.
+///
+/// Each output is the dot product of a row of `a` and a row of `bt`, both contiguous: for each
+/// row of `a`, the `n` rows of `bt` are walked together, [`DOT_LANES`] steps at a time, into `n`
+/// vectors of partial sums held in registers, which are then added up in a fixed tree. The
+/// narrow form would have to copy `b` into rows first, and would fill sixteen lanes with nine
+/// columns. The sums are those of one fixed order per output, so the result does not depend
+/// on how rows are spread over threads. `f32` only: in `f64` the narrow form keeps the order
+/// of summation that results elsewhere were checked against.
+fn row_dots_form<T: Real>(alpha: T, a: &[T], bt: &[T], beta: T, c: &mut ArrayViewMut2<'_, T>) {
+    let (m, n) = c.dim();
+    let k = a.len() / m;
+    split_rows(c, m * n * k, 1, |c, first| {
+        for (r, mut row) in c.rows_mut().into_iter().enumerate() {
+            let sums = row_dots(&a[(first + r) * k..][..k], bt, n);
+            for (dst, &sum) in row.iter_mut().zip(&sums) {
+                store(dst, alpha, sum, beta);
+            }
+        }
+    });
+}
+
+/// The dot products of `x` with each of the `n` rows of `bt` (`n x x.len()`, row-major), for
+/// `n` from 1 to [`NARROW_MAX_N`]: [`row_dots_of_width`] with `n` fixed at compile time.
+fn row_dots<T: Real>(x: &[T], bt: &[T], n: usize) -> [T; NARROW_MAX_N] {
+    macro_rules! width {
+        ($($w:literal)*) => {
+            match n {
+                $($w => row_dots_of_width::<T, $w>(x, bt),)*
+                _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
+            }
+        };
+    }
+    width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// See [`row_dots`]; `N` is the number of rows of `bt`.
+fn row_dots_of_width<T: Real, const N: usize>(x: &[T], bt: &[T]) -> [T; NARROW_MAX_N] {
+    let k = x.len();
+    let rows: [&[T]; N] = std::array::from_fn(|j| &bt[j * k..][..k]);
+    let mut acc = [[T::zero(); DOT_LANES]; N];
+    let full = k - k % DOT_LANES;
+    for p in (0..full).step_by(DOT_LANES) {
+        let xs: &[T; DOT_LANES] = x[p..p + DOT_LANES].try_into().expect("whole lanes");
+        for (acc, row) in acc.iter_mut().zip(&rows) {
+            let ys: &[T; DOT_LANES] = row[p..p + DOT_LANES].try_into().expect("whole lanes");
+            for ((acc, &x), &y) in acc.iter_mut().zip(xs).zip(ys) {
+                *acc = fma(x, y, *acc);
+            }
+        }
+    }
+    let mut out = [T::zero(); NARROW_MAX_N];
+    for ((out, acc), row) in out.iter_mut().zip(&mut acc).zip(&rows) {
+        // Halves folded onto each other: lane l gathers the lanes l mod 8, then mod 4, ...
+        let mut width = DOT_LANES / 2;
+        while width > 0 {
+            for l in 0..width {
+                acc[l] += acc[l + width];
+            }
+            width /= 2;
+        }
+        *out = x[full..]
+            .iter()
+            .zip(&row[full..])
+            .fold(acc[0], |sum, (&x, &y)| fma(x, y, sum));
+    }
+    out
 }
 
 /// Rows of the output (columns of `a^T`) that [`narrow_transposed_form`] keeps in registers
@@ -374,7 +464,8 @@ fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NA
 }
 
 /// Products with an inner dimension at most this long, and at least [`SHORT_MIN_N`] output
-/// columns, go through [`short_form`] when they are small enough for one thread.
+/// columns, go through [`short_form`], their rows spread over threads when the work pays for
+/// it.
 const SHORT_MAX_K: usize = 16;
 /// See [`SHORT_MAX_K`].
 const SHORT_MIN_N: usize = 64;
@@ -681,6 +772,10 @@ mod tests {
             (100, 64, 16, true),
             // Short inner dimension (a first convolution layer), with a ragged last block.
             (16, 9, 625, false),
+            // A convolution's weight gradient: a long inner dimension, nine columns.
+            (16, 625, 9, false),
+            (3, 100, 16, false),
+            (128, 10, 10000, false),
             (5, 3, 70, false),
             (3, 16, 64, true),
         ] {
@@ -694,21 +789,26 @@ mod tests {
                 .into_dimensionality::<ndarray::Ix2>()
                 .unwrap()
                 .mapv(|v| v as f32);
-            let mut serial = Array2::<f32>::ones((m, n));
-            gemm_serial(1.0, &a, &b.view(), 0.5, &mut serial.view_mut());
-            let mut one = Array2::<f32>::ones((m, n));
-            pool(1).install(|| gemm(1.0, &a, &b.view(), 0.5, &mut one.view_mut()));
-            for threads in [2, 3] {
-                let mut many = Array2::<f32>::ones((m, n));
-                pool(threads).install(|| gemm(1.0, &a, &b.view(), 0.5, &mut many.view_mut()));
-                assert_eq!(many, one, "({m}, {k}, {n}) on {threads} threads");
+            // `b` as it is, and as the transpose of a row-major `[n, k]` (the row-dots form,
+            // the short form's copy).
+            let b_rows = b.t().as_standard_layout().to_owned();
+            for b in [b.view(), b_rows.t()] {
+                let mut serial = Array2::<f32>::ones((m, n));
+                gemm_serial(1.0, &a, &b, 0.5, &mut serial.view_mut());
+                let mut one = Array2::<f32>::ones((m, n));
+                pool(1).install(|| gemm(1.0, &a, &b, 0.5, &mut one.view_mut()));
+                for threads in [2, 3] {
+                    let mut many = Array2::<f32>::ones((m, n));
+                    pool(threads).install(|| gemm(1.0, &a, &b, 0.5, &mut many.view_mut()));
+                    assert_eq!(many, one, "({m}, {k}, {n}) on {threads} threads");
+                }
+                let worst = one
+                    .iter()
+                    .zip(serial.iter())
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 1e-4, "({m}, {k}, {n}): off by {worst}");
             }
-            let worst = one
-                .iter()
-                .zip(serial.iter())
-                .map(|(p, q)| (p - q).abs())
-                .fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "({m}, {k}, {n}): off by {worst}");
         }
     }
 
