@@ -471,6 +471,8 @@ const SHORT_MAX_K: usize = 16;
 const SHORT_MIN_N: usize = 64;
 /// Output columns per step of [`short_form`]: one or two vector registers.
 const SHORT_LANES: usize = 16;
+/// Rows of `c` that [`short_form`] carries across all its columns before the next rows.
+const SHORT_ROWS: usize = 16;
 
 /// `c = alpha a b + beta c` for a short inner dimension (a convolution's first layer: 16
 /// kernels of 3x3 taps against the `[9, 625]` column matrix of one image), with `b` and `c`
@@ -508,21 +510,26 @@ fn short_form_of_depth<T: Real, const K: usize>(
         .collect();
     let b_rows: [&[T]; K] = std::array::from_fn(|t| &b[t * n..][..n]);
     let full = n - n % SHORT_LANES;
-    for j in (0..full).step_by(SHORT_LANES) {
-        let cols: [&[T; SHORT_LANES]; K] = std::array::from_fn(|t| {
-            b_rows[t][j..j + SHORT_LANES]
-                .try_into()
-                .expect("SHORT_LANES elements")
-        });
-        for (w, c_row) in weights.iter().zip(c.chunks_exact_mut(n)) {
-            let mut acc = [T::zero(); SHORT_LANES];
-            for (&w, col) in w.iter().zip(&cols) {
-                for (acc, &x) in acc.iter_mut().zip(col.iter()) {
-                    *acc = fma(w, x, *acc);
+    // A few rows of `c` at a time across all its columns: each block of columns loaded from
+    // `b` serves them all, and the stores go along a few rows instead of down every row of a
+    // tall `c` (`g W^T` has 128 rows 40 kB apart: a page each per block of columns).
+    for (weights, c) in weights.chunks(SHORT_ROWS).zip(c.chunks_mut(SHORT_ROWS * n)) {
+        for j in (0..full).step_by(SHORT_LANES) {
+            let cols: [&[T; SHORT_LANES]; K] = std::array::from_fn(|t| {
+                b_rows[t][j..j + SHORT_LANES]
+                    .try_into()
+                    .expect("SHORT_LANES elements")
+            });
+            for (w, c_row) in weights.iter().zip(c.chunks_exact_mut(n)) {
+                let mut acc = [T::zero(); SHORT_LANES];
+                for (&w, col) in w.iter().zip(&cols) {
+                    for (acc, &x) in acc.iter_mut().zip(col.iter()) {
+                        *acc = fma(w, x, *acc);
+                    }
                 }
-            }
-            for (dst, &sum) in c_row[j..j + SHORT_LANES].iter_mut().zip(&acc) {
-                store(dst, alpha, sum, beta);
+                for (dst, &sum) in c_row[j..j + SHORT_LANES].iter_mut().zip(&acc) {
+                    store(dst, alpha, sum, beta);
+                }
             }
         }
     }
