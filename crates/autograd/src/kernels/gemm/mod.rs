@@ -44,6 +44,21 @@ pub(crate) fn f64_kernel() -> Option<&'static PackedKernel<f64>> {
     None
 }
 
+/// `$f::<$t, N>(args)` with `N` the compile-time constant equal to `$n`, from 1 to 16:
+/// the few-column and short-inner kernels keep their accumulators in registers only when
+/// their width is known at compile time.
+macro_rules! with_width {
+    ($n:expr, $f:ident::<$t:ty>$args:tt) => {
+        with_width!(@ $n, $f, $t, $args, 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    };
+    (@ $n:expr, $f:ident, $t:ty, $args:tt, $($w:literal)*) => {
+        match $n {
+            $($w => $f::<$t, $w> $args,)*
+            n => unreachable!("{}: widths 1 to 16 only, not {n}", stringify!($f)),
+        }
+    };
+}
+
 /// `c = alpha * a b + beta * c`.
 ///
 /// Any strides are accepted, so `a.t()` costs nothing. With `beta == 0` the old contents of `c`
@@ -255,15 +270,7 @@ fn row_dots_form<T: Real>(alpha: T, a: &[T], bt: &[T], beta: T, c: &mut ArrayVie
 /// The dot products of `x` with each of the `n` rows of `bt` (`n x x.len()`, row-major), for
 /// `n` from 1 to [`NARROW_MAX_N`]: [`row_dots_of_width`] with `n` fixed at compile time.
 fn row_dots<T: Real>(x: &[T], bt: &[T], n: usize) -> [T; NARROW_MAX_N] {
-    macro_rules! width {
-        ($($w:literal)*) => {
-            match n {
-                $($w => row_dots_of_width::<T, $w>(x, bt),)*
-                _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
-            }
-        };
-    }
-    width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    with_width!(n, row_dots_of_width::<T>(x, bt))
 }
 
 /// See [`row_dots`]; `N` is the number of rows of `bt`.
@@ -341,25 +348,18 @@ fn narrow_transposed_block<T: Real>(
     b: &[T],
     n: usize,
 ) -> [[T; NARROW_MAX_N]; NARROW_COLUMNS] {
-    macro_rules! width {
-        ($($w:literal)*) => {
-            match n {
-                $($w => narrow_transposed_of_width::<T, $w, NARROW_COLUMNS>(at, m, first, b),)*
-                _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
-            }
-        };
-    }
-    width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    with_width!(n, narrow_transposed_of_width::<T>(at, m, first, b))
 }
 
-/// See [`narrow_transposed_block`]; `N` is the number of columns of `b`, `J` the outputs
-/// computed together.
-fn narrow_transposed_of_width<T: Real, const N: usize, const J: usize>(
+/// See [`narrow_transposed_block`]; `N` is the number of columns of `b`, `J` (that is,
+/// [`NARROW_COLUMNS`]) the outputs computed together.
+fn narrow_transposed_of_width<T: Real, const N: usize>(
     at: &[T],
     m: usize,
     first: usize,
     b: &[T],
-) -> [[T; NARROW_MAX_N]; J] {
+) -> [[T; NARROW_MAX_N]; NARROW_COLUMNS] {
+    const J: usize = NARROW_COLUMNS;
     if first >= m {
         return [[T::zero(); NARROW_MAX_N]; J];
     }
@@ -409,15 +409,7 @@ fn prefetch<T>(row: &[T], at: usize) {
 /// The rows of the row-major `a` (`rows x k`) times the row-major `k x n` matrix `b`, for `n`
 /// from 1 to [`NARROW_MAX_N`]: [`narrow_rows_of_width`] with `n` fixed at compile time.
 fn narrow_rows<T: Real>(a: &[T], b: &[T], n: usize) -> Vec<[T; NARROW_MAX_N]> {
-    macro_rules! width {
-        ($($w:literal)*) => {
-            match n {
-                $($w => narrow_rows_padded::<T, $w>(a, b),)*
-                _ => unreachable!("narrow products have 1 to {NARROW_MAX_N} columns"),
-            }
-        };
-    }
-    width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    with_width!(n, narrow_rows_padded::<T>(a, b))
 }
 
 /// [`narrow_rows_of_width`], except that nine to fifteen `f32` columns, one 16-lane vector and
@@ -483,15 +475,7 @@ const SHORT_ROWS: usize = 16;
 /// `a` is multiplied against them; `k` is a compile-time constant, so the sum over it is fully
 /// unrolled. Each output element is one fixed sequence of multiply-adds.
 fn short_form<T: Real>(alpha: T, a: &ArrayView2<'_, T>, b: &[T], beta: T, c: &mut [T]) {
-    macro_rules! depth {
-        ($($k:literal)*) => {
-            match a.ncols() {
-                $($k => short_form_of_depth::<T, $k>(alpha, a, b, beta, c),)*
-                k => unreachable!("short products have 1 to {SHORT_MAX_K} inner terms, not {k}"),
-            }
-        };
-    }
-    depth!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    with_width!(a.ncols(), short_form_of_depth::<T>(alpha, a, b, beta, c))
 }
 
 /// See [`short_form`]; `K` is the inner dimension.
