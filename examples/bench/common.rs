@@ -94,32 +94,48 @@ pub fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// CPU time used by the whole process so far (user + system, all threads), in seconds; with
-/// the wall time it shows how busy the threads were.
-pub fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+/// What the whole process has used so far (all threads), from `/proc/self/stat`.
+#[derive(Clone, Copy)]
+struct Usage {
+    /// User and system CPU seconds.
+    user: f64,
+    system: f64,
+    /// Minor page faults: pages the kernel mapped in on first touch.
+    faults: f64,
 }
 
-/// Wall time of the timed part, with the process CPU time over it reported on stderr.
+impl Usage {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| {
+            f.get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        // minflt, utime and stime are fields 10, 14 and 15 of the line: 8, 12 and 13 after
+        // the name.
+        Usage {
+            faults: field(7),
+            user: field(11) / 100.0,
+            system: field(12) / 100.0,
+        }
+    }
+}
+
+/// Wall time of the timed part, with the process CPU time and page faults over it reported on
+/// stderr.
 pub struct Timer {
     wall: std::time::Instant,
-    cpu: f64,
+    usage: Usage,
 }
 
 impl Timer {
     pub fn start() -> Self {
         Timer {
-            cpu: process_cpu_seconds(),
+            usage: Usage::now(),
             wall: std::time::Instant::now(),
         }
     }
@@ -127,9 +143,14 @@ impl Timer {
     /// The seconds since `start`.
     pub fn stop(self) -> f64 {
         let wall = self.wall.elapsed().as_secs_f64();
+        let (now, then) = (Usage::now(), self.usage);
         eprintln!(
-            "timed part: wall {wall:.4} s, process CPU {:.2} s",
-            process_cpu_seconds() - self.cpu
+            "timed part: wall {wall:.4} s, process CPU {:.2} s (user {:.2}, system {:.2}), \
+             {} page faults",
+            now.user + now.system - then.user - then.system,
+            now.user - then.user,
+            now.system - then.system,
+            now.faults - then.faults
         );
         wall
     }

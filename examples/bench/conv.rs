@@ -87,15 +87,19 @@ impl ConvNet {
 /// into `mask` (`[n, 10000]`): refilling one tensor, once the previous step's tape has let go
 /// of it, spares allocating and faulting in 5 MB a step.
 fn fill_dropout_mask(rng: &mut NumpyRandomState, mask: &mut Tensor<f32>) {
-    let mut bits = vec![0u8; HIDDEN];
+    let mut words = vec![0u64; HIDDEN.div_ceil(64)];
     let mut mask = mask.view_mut();
     let mask = mask.as_slice_mut().expect("a fresh tensor is contiguous");
     for row in mask.chunks_exact_mut(HIDDEN) {
-        rng.fill_randint2(&mut bits);
-        // Column `o * 625 + pos` takes bit `pos * 16 + o` (written in order).
+        rng.fill_randint2_bits(HIDDEN, &mut words);
+        // Draw `pos * 16 + o` is bit `o` of the position's 16 bits; it goes to column
+        // `o * 625 + pos`, as 2.0 (bits `1 << 30`) or 0.0.
+        let by_position: Vec<u32> = (0..POSITIONS)
+            .map(|pos| (words[pos / 4] >> (pos % 4 * KERNELS)) as u32 & 0xffff)
+            .collect();
         for (o, out) in row.chunks_exact_mut(POSITIONS).enumerate() {
-            for (pos, m) in out.iter_mut().enumerate() {
-                *m = 2.0 * f32::from(bits[pos * KERNELS + o]);
+            for (m, &bits) in out.iter_mut().zip(&by_position) {
+                *m = f32::from_bits((bits >> o & 1) << 30);
             }
         }
     }
