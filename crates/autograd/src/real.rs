@@ -88,6 +88,13 @@ pub trait Real:
         None
     }
 
+    /// A kernel for two rows' dot products with the rows of a matrix on this CPU, and the
+    /// widest matrix it takes, if there is one; `row_dots_form` goes row by row without it.
+    #[doc(hidden)]
+    fn row_pair_dots() -> Option<(crate::kernels::gemm::RowPairDots<Self>, usize)> {
+        None
+    }
+
     /// `C = alpha * A B + beta * C` on raw strided storage.
     ///
     /// # Safety
@@ -139,6 +146,10 @@ impl Real for f32 {
 
     fn packed_kernel() -> Option<&'static crate::kernels::gemm::PackedKernel<Self>> {
         crate::kernels::gemm::f32_kernel()
+    }
+
+    fn row_pair_dots() -> Option<(crate::kernels::gemm::RowPairDots<Self>, usize)> {
+        crate::kernels::gemm::f32_row_pair_dots()
     }
 
     unsafe fn gemm_raw(

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::{ArrayBase, Axis, Data, Dimension};
+use ndarray::{ArrayBase, ArrayViewD, Data, Dimension, Ix2};
 
 use crate::Real;
 
@@ -28,12 +28,30 @@ pub fn standard_elements<T: Real, S: Data<Elem = T>, D: Dimension>(
     let last = a.ndim().saturating_sub(1);
     if a.ndim() > 0 && a.strides()[last] == 1 {
         let mut out = Vec::with_capacity(a.len());
-        for lane in a.lanes(Axis(last)) {
-            out.extend_from_slice(lane.to_slice().expect("unit stride along the last axis"));
-        }
+        extend_by_rows(a.view().into_dyn(), &mut out);
         return Cow::Owned(out);
     }
     Cow::Owned(a.iter().copied().collect())
+}
+
+/// Appends the rows of `a` (ndim >= 1, unit stride along the last axis) to `out`: through
+/// the outer axes one at a time down to a matrix, whose rows a fixed-rank iterator walks. A
+/// dynamic-rank lane iterator (what tensors have) costs tens of nanoseconds a row.
+fn extend_by_rows<T: Copy>(a: ArrayViewD<'_, T>, out: &mut Vec<T>) {
+    match a.ndim() {
+        1 => out.extend_from_slice(a.to_slice().expect("unit stride along the last axis")),
+        2 => {
+            let a = a.into_dimensionality::<Ix2>().expect("two axes");
+            for row in a.rows() {
+                out.extend_from_slice(row.to_slice().expect("unit stride along the last axis"));
+            }
+        }
+        _ => {
+            for sub in a.outer_iter() {
+                extend_by_rows(sub, out);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -51,7 +69,13 @@ mod tests {
         for view in [x.view(), crop, permuted, x.slice(s![.., .., ..;2, ..])] {
             let want: Vec<f32> = view.iter().copied().collect();
             assert_eq!(&*standard_elements(&view), &want[..]);
+            assert_eq!(&*standard_elements(&view.into_dyn()), &want[..]);
         }
+        let row = x.slice(s![1, 2, 3, 1..]);
+        assert_eq!(
+            &*standard_elements(&row.into_dyn()),
+            &[1231.0, 1232.0, 1233.0]
+        );
         assert!(matches!(standard_elements(&x), Cow::Borrowed(_)));
     }
 }

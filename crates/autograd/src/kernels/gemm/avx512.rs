@@ -129,3 +129,104 @@ pub(super) fn f32_kernel() -> Option<&'static PackedKernel<f32>> {
 pub(super) fn f64_kernel() -> Option<&'static PackedKernel<f64>> {
     is_x86_feature_detected!("avx512f").then_some(&F64)
 }
+
+/// Widest `bt` that [`row_pair_dots`] takes: two rows of `N` accumulators each, plus the two
+/// rows' vectors and one of `bt`, fit in the 32 vector registers up to `N = 14`; 12 leaves
+/// the compiler room.
+pub(super) const PAIR_MAX_N: usize = 12;
+
+/// [`row_pair_dots`], where this CPU has AVX-512F.
+pub(super) fn f32_row_pair_dots() -> Option<super::RowPairDots<f32>> {
+    is_x86_feature_detected!("avx512f").then_some(row_pair_dots)
+}
+
+/// The dot products of two rows `x0` and `x1` with each of the `n = bt.len() / x0.len()` rows
+/// of `bt` (row-major), `n` from 1 to [`PAIR_MAX_N`], into `out[0][..n]` and `out[1][..n]`.
+///
+/// Each vector of `bt` loaded serves both rows, where the portable `row_dots` loads it once
+/// per row; the sums are the same: per lane a chain of multiply-adds along the row, the lanes
+/// folded in halves (8, 4, 2, 1), then the leftover products chained on.
+///
+/// # Panics
+/// If the rows differ in length or `bt` does not hold 1 to [`PAIR_MAX_N`] of them.
+fn row_pair_dots(x0: &[f32], x1: &[f32], bt: &[f32], out: &mut [[f32; 16]; 2]) {
+    let k = x0.len();
+    let n = bt.len().checked_div(k).unwrap_or(0);
+    assert!(
+        x1.len() == k && n * k == bt.len() && (1..=PAIR_MAX_N).contains(&n),
+        "row_pair_dots: rows of {k} and {} against {} values: expected 1 to {PAIR_MAX_N} rows \
+         of the same length",
+        x1.len(),
+        bt.len()
+    );
+    macro_rules! width {
+        ($($w:literal)*) => {
+            match n {
+                // SAFETY: reached only through `f32_row_pair_dots`, which checked that the CPU
+                // has AVX-512F; the lengths were checked above.
+                $($w => unsafe { row_pair_dots_of::<$w>(x0, x1, bt, out) },)*
+                _ => unreachable!("checked above"),
+            }
+        };
+    }
+    width!(1 2 3 4 5 6 7 8 9 10 11 12)
+}
+
+/// [`row_pair_dots`] for `N` rows of `bt`.
+///
+/// # Safety
+/// The CPU supports AVX-512F; `x0` and `x1` have the same length `k` and `bt` holds `N * k`
+/// values.
+#[target_feature(enable = "avx512f")]
+unsafe fn row_pair_dots_of<const N: usize>(
+    x0: &[f32],
+    x1: &[f32],
+    bt: &[f32],
+    out: &mut [[f32; 16]; 2],
+) {
+    const LANES: usize = 16;
+    let k = x0.len();
+    let full = k - k % LANES;
+    let mut acc = [[_mm512_setzero_ps(); N]; 2];
+    // SAFETY: each load reads LANES values at `p < full <= k` of a row of `k` values (`x0`,
+    // `x1`, or row `j < N` of `bt`, which holds `N * k`).
+    unsafe {
+        let (p0, p1, b) = (x0.as_ptr(), x1.as_ptr(), bt.as_ptr());
+        for p in (0..full).step_by(LANES) {
+            let a0 = _mm512_loadu_ps(p0.add(p));
+            let a1 = _mm512_loadu_ps(p1.add(p));
+            let [acc0, acc1] = &mut acc;
+            for (j, (s0, s1)) in acc0.iter_mut().zip(acc1.iter_mut()).enumerate() {
+                let y = _mm512_loadu_ps(b.add(j * k + p));
+                *s0 = _mm512_fmadd_ps(a0, y, *s0);
+                *s1 = _mm512_fmadd_ps(a1, y, *s1);
+            }
+        }
+    }
+    for ((out, acc), x) in out.iter_mut().zip(&acc).zip([x0, x1]) {
+        for (j, (out, &acc)) in out.iter_mut().zip(acc).enumerate() {
+            let row = &bt[j * k..(j + 1) * k];
+            *out = x[full..]
+                .iter()
+                .zip(&row[full..])
+                .fold(fold_lanes(acc), |sum, (&x, &y)| super::fma(x, y, sum));
+        }
+    }
+}
+
+/// The sum of `v`'s 16 lanes as the portable kernels fold them: lane `l` plus lane `l + 8`,
+/// then `+ 4`, `+ 2`, `+ 1`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn fold_lanes(v: __m512) -> f32 {
+    let low = _mm512_castps512_ps256(v);
+    let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+    let eight = _mm256_add_ps(low, high);
+    let four = _mm_add_ps(
+        _mm256_castps256_ps128(eight),
+        _mm256_extractf128_ps::<1>(eight),
+    );
+    let two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+    let one = _mm_add_ss(two, _mm_shuffle_ps::<1>(two, two));
+    _mm_cvtss_f32(one)
+}

@@ -36,6 +36,21 @@ pub(crate) fn f32_kernel() -> Option<&'static PackedKernel<f32>> {
     None
 }
 
+/// Two rows' dot products with the rows of a row-major matrix, into the first `n` entries of
+/// each output row (see `row_dots_form`): a kernel that loads each vector of the matrix once
+/// for both rows.
+#[doc(hidden)]
+pub type RowPairDots<T> = fn(&[T], &[T], &[T], &mut [[T; NARROW_MAX_N]; 2]);
+
+/// The `f32` [`RowPairDots`] kernel for this CPU, if it has one, and the widest matrix it
+/// takes.
+pub(crate) fn f32_row_pair_dots() -> Option<(RowPairDots<f32>, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::f32_row_pair_dots().map(|k| (k, avx512::PAIR_MAX_N));
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
 /// The packed GEMM's `f64` kernel for this CPU, if it has one.
 pub(crate) fn f64_kernel() -> Option<&'static PackedKernel<f64>> {
     #[cfg(target_arch = "x86_64")]
@@ -257,10 +272,26 @@ const DOT_LANES: usize = 16;
 fn row_dots_form<T: Real>(alpha: T, a: &[T], bt: &[T], beta: T, c: &mut ArrayViewMut2<'_, T>) {
     let (m, n) = c.dim();
     let k = a.len() / m;
+    let pairs = T::row_pair_dots().filter(|&(_, widest)| n <= widest);
+    let row_of = |r: usize| &a[r * k..][..k];
     split_rows(c, m * n * k, 1, |c, first| {
-        for (r, mut row) in c.rows_mut().into_iter().enumerate() {
-            let sums = row_dots(&a[(first + r) * k..][..k], bt, n);
-            for (dst, &sum) in row.iter_mut().zip(&sums) {
+        let rows = c.nrows();
+        let mut r = 0;
+        if let Some((pair_dots, _)) = pairs {
+            let mut sums = [[T::zero(); NARROW_MAX_N]; 2];
+            while r + 2 <= rows {
+                pair_dots(row_of(first + r), row_of(first + r + 1), bt, &mut sums);
+                for (i, sums) in sums.iter().enumerate() {
+                    for (dst, &sum) in c.row_mut(r + i).iter_mut().zip(sums) {
+                        store(dst, alpha, sum, beta);
+                    }
+                }
+                r += 2;
+            }
+        }
+        for r in r..rows {
+            let sums = row_dots(row_of(first + r), bt, n);
+            for (dst, &sum) in c.row_mut(r).iter_mut().zip(&sums) {
                 store(dst, alpha, sum, beta);
             }
         }
@@ -826,6 +857,39 @@ mod tests {
                     .all(|(p, q)| p.to_bits() == q.to_bits()),
                 "({m}, {k}, {n})"
             );
+        }
+    }
+
+    #[test]
+    fn the_row_pair_kernel_gives_the_bits_of_the_row_kernel() {
+        let Some((pair_dots, widest)) = f32_row_pair_dots() else {
+            return; // no such kernel on this CPU: nothing to compare
+        };
+        for k in [1, 15, 16, 17, 64, 625] {
+            let values = |seed: u64, len: usize| -> Vec<f32> {
+                crate::gradcheck::registry::sample(&[len], seed)
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect()
+            };
+            let (x0, x1) = (values(31, k), values(32, k));
+            for n in 1..=widest {
+                let bt = values(33 + n as u64, n * k);
+                let mut pair = [[0.0; NARROW_MAX_N]; 2];
+                pair_dots(&x0, &x1, &bt, &mut pair);
+                for (x, pair) in [&x0, &x1].into_iter().zip(&pair) {
+                    let single = row_dots(x, &bt, n);
+                    assert!(
+                        pair[..n]
+                            .iter()
+                            .zip(&single[..n])
+                            .all(|(p, q)| p.to_bits() == q.to_bits()),
+                        "k {k}, n {n}: {:?} against {:?}",
+                        &pair[..n],
+                        &single[..n]
+                    );
+                }
+            }
         }
     }
 
