@@ -560,12 +560,17 @@ fn short_form_of_depth<T: Real, const K: usize>(
 }
 
 /// `*dst = alpha * sum + beta * *dst`, where `beta == 0` ignores the old value (even NaN).
+///
+/// `alpha == 1` (nearly every product) skips the multiplication, whose result is `sum` itself:
+/// a short product such as a convolution's `[16, 9] @ [9, 625]` has one store per nine
+/// multiply-adds, and the multiply would take the same unit as they do.
 #[inline(always)]
 fn store<T: Real>(dst: &mut T, alpha: T, sum: T, beta: T) {
+    let scaled = if alpha == T::one() { sum } else { alpha * sum };
     *dst = if beta == T::zero() {
-        alpha * sum
+        scaled
     } else {
-        alpha * sum + beta * *dst
+        scaled + beta * *dst
     };
 }
 
