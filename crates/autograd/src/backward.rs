@@ -69,6 +69,45 @@ impl<T: Real> Gradients<T> {
         self.tape_id
     }
 
+    /// Adds the gradients of another backward pass over the same tape to these, variable by
+    /// variable: gradient accumulation, with one backward pass per micro-batch and one
+    /// optimizer step for their sum. A batch too large for the caches can go through the tape
+    /// a few chunks at a time, each chunk's forward and backward pass working on activations
+    /// that are still in cache.
+    ///
+    /// ```
+    /// use tapegrad_autograd::{tensor, Tape};
+    /// let tape = Tape::<f64>::new();
+    /// let w = tape.var(tensor(&[2], vec![1.0, 2.0]));
+    /// let mut grads = tape.backward((w * 3.0).sum());
+    /// grads.accumulate(tape.backward((w * w).sum()));
+    /// // 3 + 2 w
+    /// assert_eq!(grads.get(w).unwrap().as_slice().unwrap(), &[5.0, 7.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `other` comes from a pass over another tape.
+    #[track_caller]
+    pub fn accumulate(&mut self, other: Gradients<T>) {
+        assert_eq!(
+            self.tape_id, other.tape_id,
+            "Gradients::accumulate: the two backward passes ran on different tapes"
+        );
+        if other.grads.len() > self.grads.len() {
+            self.grads.resize_with(other.grads.len(), || None);
+        }
+        for (mine, theirs) in self.grads.iter_mut().zip(other.grads) {
+            match (mine, theirs) {
+                (_, None) => {}
+                (slot @ None, Some(g)) => *slot = Some(g),
+                (Some(sum), Some(g)) => {
+                    add_assign(sum, &g);
+                    recycle(g);
+                }
+            }
+        }
+    }
+
     /// How many gradients are held.
     pub fn len(&self) -> usize {
         self.grads.iter().flatten().count()

@@ -120,3 +120,35 @@ fn reset_reuses_a_tape() {
         assert!(tape.is_empty());
     }
 }
+
+#[test]
+fn micro_batch_gradients_accumulate_to_the_whole_batch_gradient() {
+    // A loss summed over four rows, in one pass and in two passes of two rows on one tape.
+    let x = tensor(&[4, 3], (0..12).map(|i| i as f64 / 7.0 - 0.5).collect());
+    let w0 = tensor(&[3, 2], vec![0.3, -0.2, 0.1, 0.4, -0.5, 0.2]);
+    let whole = {
+        let tape = Tape::<f64>::new();
+        let w = tape.var(w0.clone());
+        let loss = tape.constant(x.clone()).matmul(w).tanh().sum();
+        tape.backward(loss).get(w).unwrap().clone()
+    };
+    let tape = Tape::<f64>::new();
+    let w = tape.var(w0);
+    let x = tape.constant(x);
+    let mut grads = tape.backward(x.slice(&[0..2, 0..3]).matmul(w).tanh().sum());
+    let rest = tape.backward(x.slice(&[2..4, 0..3]).matmul(w).tanh().sum());
+    grads.accumulate(rest);
+    let summed = grads.get(w).unwrap();
+    for (a, b) in summed.iter().zip(whole.iter()) {
+        assert!((a - b).abs() < 1e-14, "{a} vs {b}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "Gradients::accumulate: the two backward passes ran on different tapes")]
+fn gradients_of_different_tapes_do_not_accumulate() {
+    let (a, b) = (Tape::<f64>::new(), Tape::<f64>::new());
+    let (x, y) = (a.var(scalar(1.0)), b.var(scalar(1.0)));
+    let mut grads = a.backward(x * 2.0);
+    grads.accumulate(b.backward(y * 2.0));
+}
