@@ -13,4 +13,5 @@ pub mod layout;
 pub mod math;
 pub(crate) mod pool;
 pub mod reduce;
+pub(crate) mod simd;
 pub mod softmax;

@@ -17,8 +17,11 @@ use ndarray::{s, Array2, ArrayView2, ArrayView4};
 use rayon::prelude::*;
 
 use super::gemm::fma;
+use super::simd;
 use crate::Real;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod certified;
 
 pub use certified::{conv_tanh_dense_classes, CertifiedImages, Classes};
@@ -465,6 +468,27 @@ fn convolve_maps_of<T: Real, const L: usize, const K: usize, const B: usize>(
         }
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if L == 16 && simd::avx512_f32() {
+        if let (Some(pixels), Some(flat_taps)) = (
+            simd::as_f32(pixels.as_flattened()),
+            simd::as_f32(taps.as_flattened()),
+        ) {
+            let taps: [[f32; K]; B] =
+                std::array::from_fn(|b| flat_taps[b * K..(b + 1) * K].try_into().expect("K taps"));
+            let maps = simd::as_f32_mut(maps.as_flattened_mut()).expect("f32 like the pixels");
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe {
+                avx512::convolve_maps::<K, B>(
+                    pixels.as_chunks().0,
+                    &taps,
+                    offsets,
+                    maps.as_chunks_mut().0,
+                )
+            };
+            return;
+        }
+    }
     // Runs of CHAINS positions; the last run ends at the map's end, overlapping the one before
     // (its positions are computed twice, to the same values).
     let mut q = 0;
@@ -531,6 +555,22 @@ fn dense_block<T: Real, const L: usize, const C: usize>(
     columns: usize,
     start: usize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if L == 16 && simd::avx512_f32() {
+        if let (Some(hidden), Some(rows)) =
+            (simd::as_f32(hidden.as_flattened()), simd::as_f32(rows))
+        {
+            let sums = simd::as_f32_mut(sums.as_flattened_mut()).expect("f32 like the rows");
+            let sums: &mut [[f32; 16]; C] = sums
+                .as_chunks_mut()
+                .0
+                .try_into()
+                .expect("C vectors of sums");
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe { avx512::dense_block(sums, hidden.as_chunks().0, rows, columns, start) };
+            return;
+        }
+    }
     let mut acc = *sums;
     for (h, row) in hidden.iter().zip(rows.chunks_exact(columns)) {
         let row: &[T; C] = row[start..start + C].try_into().expect("C columns");
@@ -638,6 +678,17 @@ mod tests {
                 let (f, t) = both::<f32>(37, 12, (11, 11), (3, 3, 3), columns, scale);
                 assert_same_bits(&f, &t);
             }
+        }
+    }
+
+    #[test]
+    fn the_vector_kernels_give_the_bits_of_the_portable_ones() {
+        // Four kernels (one block of the vector convolution) and three (one at a time); 16,
+        // 10 and 3 columns.
+        for (kernels, columns) in [(4, 16), (3, 10), (5, 3)] {
+            let run = || both::<f32>(21, 12, (11, 11), (kernels, 3, 3), columns, 1.0).0;
+            let (vector, portable) = simd::vector_and_portable(run);
+            assert_same_bits(&vector, &portable);
         }
     }
 

@@ -1,9 +1,12 @@
-//! AVX-512 micro-kernels for the packed GEMM: a 12-row tile of `c`, two vectors wide.
+//! AVX-512 kernels: the packed GEMM's micro-kernels (a 12-row tile of `c`, two vectors
+//! wide), and the `f32` forms for few output columns in intrinsics, whose portable forms the
+//! compiler splits into 256-bit halves on Intel cores (see `kernels::simd`).
 //!
-//! Each step along the inner dimension loads two vectors of the packed `b` panel, broadcasts
-//! the twelve values of the packed `a` panel one at a time and issues 24 multiply-adds into 24
-//! accumulators (of the 32 vector registers, 27 are in use). A Zen 4 core retires one 512-bit
-//! multiply-add per cycle, and 14 loads per 24 of them leave the load ports room.
+//! Each step of the micro-kernel along the inner dimension loads two vectors of the packed `b`
+//! panel, broadcasts the twelve values of the packed `a` panel one at a time and issues 24
+//! multiply-adds into 24 accumulators (of the 32 vector registers, 27 are in use). A Zen 4 core
+//! retires one 512-bit multiply-add per cycle, a Sapphire Rapids core two; 14 loads per 24 of
+//! them leave the load ports room.
 
 use std::arch::x86_64::*;
 
@@ -229,4 +232,100 @@ fn fold_lanes(v: __m512) -> f32 {
     let two = _mm_add_ps(four, _mm_movehl_ps(four, four));
     let one = _mm_add_ss(two, _mm_shuffle_ps::<1>(two, two));
     _mm_cvtss_f32(one)
+}
+
+/// `narrow_transposed_of_width` for `f32`: outputs `start..start + 32` of `a b` with `a` the
+/// transpose of `at` (`k x m`, row-major) and `b` row-major `k x N`, each output's `N` sums
+/// into `out`. Two vectors of a row of `at` per step, `2 N` accumulators.
+///
+/// # Safety
+/// The CPU supports AVX-512F.
+///
+/// # Panics
+/// If `start + 32 > m` while `m >= 32`, or the lengths do not fit `k` rows.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn narrow_transposed<const N: usize>(
+    at: &[f32],
+    m: usize,
+    start: usize,
+    b: &[f32],
+    out: &mut [[f32; 16]; 32],
+) {
+    const J: usize = 32;
+    let mut acc = [[_mm512_setzero_ps(); 2]; N];
+    for (q, b_row) in b.chunks_exact(N).enumerate() {
+        let row = &at[q * m..(q + 1) * m];
+        super::prefetch(row, start + super::PREFETCH_AHEAD * J);
+        let mut short = [0.0f32; J];
+        let piece: &[f32; J] = match row.get(start..start + J) {
+            Some(whole) => whole.try_into().expect("a whole block"),
+            None => {
+                // Fewer than J columns in all: the rest are zeros, as in the portable kernel.
+                let have = &row[start.min(m)..];
+                short[..have.len()].copy_from_slice(have);
+                &short
+            }
+        };
+        // SAFETY: `piece` is 32 `f32`s, valid for two unaligned vector reads.
+        let x = unsafe {
+            [
+                _mm512_loadu_ps(piece.as_ptr()),
+                _mm512_loadu_ps(piece.as_ptr().add(16)),
+            ]
+        };
+        for (acc, &y) in acc.iter_mut().zip(b_row) {
+            let y = _mm512_set1_ps(y);
+            acc[0] = _mm512_fmadd_ps(x[0], y, acc[0]);
+            acc[1] = _mm512_fmadd_ps(x[1], y, acc[1]);
+        }
+    }
+    let mut sums = [[[0.0f32; 16]; 2]; N];
+    for (sums, acc) in sums.iter_mut().zip(&acc) {
+        for (sum, &v) in sums.iter_mut().zip(acc) {
+            // SAFETY: `sum` is 16 `f32`s, valid for one unaligned vector write.
+            unsafe { _mm512_storeu_ps(sum.as_mut_ptr(), v) };
+        }
+    }
+    for (i, out) in out.iter_mut().enumerate() {
+        for (j, sums) in sums.iter().enumerate() {
+            out[j] = sums[i / 16][i % 16];
+        }
+    }
+}
+
+/// `narrow_rows_of_width` for `f32` and 16 columns: the rows of `a` (`rows x k`, row-major)
+/// times `b` (`k x 16`, row-major) into `out`, eight rows at a time, one accumulator each.
+///
+/// # Safety
+/// The CPU supports AVX-512F.
+///
+/// # Panics
+/// If `out` does not have a row for each row of `a`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn narrow_rows_16(a: &[f32], b: &[f32], out: &mut [[f32; 16]]) {
+    const ROWS: usize = super::NARROW_ROWS;
+    let (b_rows, _) = b.as_chunks::<16>();
+    let k = b_rows.len();
+    let a_rows: Vec<&[f32]> = a.chunks_exact(k).collect();
+    assert_eq!(
+        a_rows.len(),
+        out.len(),
+        "narrow_rows_16: a row of output per row"
+    );
+    for (tile_out, tile) in out.chunks_mut(ROWS).zip(a_rows.chunks(ROWS)) {
+        // A short last tile repeats its last row; the copies' sums are dropped.
+        let xs: [&[f32]; ROWS] = std::array::from_fn(|i| &tile[i.min(tile.len() - 1)][..k]);
+        let mut acc = [_mm512_setzero_ps(); ROWS];
+        for (q, b_row) in b_rows.iter().enumerate() {
+            // SAFETY: `b_row` is 16 `f32`s, valid for one unaligned vector read.
+            let y = unsafe { _mm512_loadu_ps(b_row.as_ptr()) };
+            for (acc, x) in acc.iter_mut().zip(&xs) {
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(x[q]), y, *acc);
+            }
+        }
+        for (out, &acc) in tile_out.iter_mut().zip(&acc) {
+            // SAFETY: `out` is 16 `f32`s, valid for one unaligned vector write.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr(), acc) };
+        }
+    }
 }

@@ -19,6 +19,7 @@
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
+use super::simd;
 use crate::Real;
 
 #[cfg(target_arch = "x86_64")]
@@ -398,6 +399,20 @@ fn narrow_transposed_of_width<T: Real, const N: usize>(
     let start = first.min(m.saturating_sub(J));
     let skip = first - start;
     let width = J.min(m);
+    #[cfg(target_arch = "x86_64")]
+    if simd::avx512_f32() {
+        if let (Some(at), Some(b)) = (simd::as_f32(at), simd::as_f32(b)) {
+            let mut sums = [[T::zero(); NARROW_MAX_N]; J];
+            let flat = simd::as_f32_mut(sums.as_flattened_mut()).expect("f32 like `at`");
+            let sums_f32: &mut [[f32; NARROW_MAX_N]; J] =
+                flat.as_chunks_mut().0.try_into().expect("J outputs");
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe { avx512::narrow_transposed::<N>(at, m, start, b, sums_f32) };
+            let mut out = [[T::zero(); NARROW_MAX_N]; J];
+            out[..width - skip].copy_from_slice(&sums[skip..width]);
+            return out;
+        }
+    }
     let mut acc = [[T::zero(); J]; N];
     for (q, b_row) in b.chunks_exact(N).enumerate() {
         let row = &at[q * m..(q + 1) * m];
@@ -467,6 +482,15 @@ fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NA
     let k = b_rows.len();
     let a_rows: Vec<&[T]> = a.chunks_exact(k).collect();
     let mut out = vec![[T::zero(); NARROW_MAX_N]; a_rows.len()];
+    #[cfg(target_arch = "x86_64")]
+    if N == 16 && simd::avx512_f32() {
+        if let (Some(a), Some(b)) = (simd::as_f32(a), simd::as_f32(b)) {
+            let flat = simd::as_f32_mut(out.as_flattened_mut()).expect("f32 like `a`");
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe { avx512::narrow_rows_16(a, b, flat.as_chunks_mut().0) };
+            return out;
+        }
+    }
     for (tile_out, tile) in out.chunks_mut(NARROW_ROWS).zip(a_rows.chunks(NARROW_ROWS)) {
         // A short last tile repeats its last row; the copies' sums are dropped.
         let xs: [&[T]; NARROW_ROWS] = std::array::from_fn(|i| &tile[i.min(tile.len() - 1)][..k]);
@@ -895,6 +919,45 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_vector_kernels_give_the_bits_of_the_portable_ones() {
+        // (m, k, n, a transposed): the transposed narrow form (full blocks, a ragged last
+        // block, fewer rows than a block), the narrow form padded to 16 columns and at 16.
+        for (m, k, n, at) in [
+            (300, 128, 10, true),
+            (45, 70, 3, true),
+            (20, 64, 16, true),
+            (100, 64, 16, true),
+            (100, 1000, 10, false),
+            (70, 100, 16, false),
+            (13, 300, 12, false),
+        ] {
+            let a_shape = if at { [k, m] } else { [m, k] };
+            let a_store = crate::gradcheck::registry::sample(&a_shape, 41)
+                .into_dimensionality::<ndarray::Ix2>()
+                .unwrap()
+                .mapv(|v| v as f32);
+            let a = if at { a_store.t() } else { a_store.view() };
+            let b = crate::gradcheck::registry::sample(&[k, n], 42)
+                .into_dimensionality::<ndarray::Ix2>()
+                .unwrap()
+                .mapv(|v| v as f32);
+            let product = || {
+                let mut c = Array2::<f32>::ones((m, n));
+                gemm(1.0, &a, &b.view(), 0.5, &mut c.view_mut());
+                c
+            };
+            let (vector, portable) = simd::vector_and_portable(product);
+            assert!(
+                vector
+                    .iter()
+                    .zip(&portable)
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "({m}, {k}, {n}, transposed {at})"
+            );
         }
     }
 

@@ -7,6 +7,9 @@
 //! here are within 2 units in the last place of the exact result (checked against the C
 //! library in the tests) and run several values per instruction.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 /// `ln 2` split so that `n * LN2_HI` is exact for the `n` used here (fdlibm's constants).
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
@@ -158,44 +161,72 @@ fn tanh_small(x: f64) -> f64 {
     (a + a * (z * p / q)).copysign(x)
 }
 
-/// `e^x` for `x` in `[0, 19]`: `2^n e^r` with `n = round(x / ln 2)` and `|r| <= ln(2) / 2`,
-/// `e^r` by Cephes' degree-7 polynomial (relative error about 1 ulp).
+/// The constants of [`exp_0_19`], shared with its vector form.
 // The coefficients as Cephes publishes them (rounded to f32 on compilation).
 #[allow(clippy::excessive_precision)]
+mod exp_0_19_constants {
+    /// `1.5 * 2^23`: adding it rounds to an integer (nearest, ties to even) and leaves it in
+    /// the low mantissa bits, from where it is moved into the exponent of the scale.
+    pub(super) const ROUND: f32 = 12_582_912.0;
+    /// `ln 2` in two parts, so that `n * LN2_HI` is exact.
+    pub(super) const LN2_HI: f32 = 0.693_359_4;
+    /// See [`LN2_HI`].
+    pub(super) const LN2_LO: f32 = -2.121_944_4e-4;
+    /// `e^r = 1 + r + r^2 P(r)`: the coefficients of `P`, highest degree first.
+    pub(super) const POLYNOMIAL: [f32; 6] = [
+        1.987_569_1e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        5.000_000_1e-1,
+    ];
+}
+
+/// `e^x` for `x` in `[0, 19]`: `2^n e^r` with `n = round(x / ln 2)` and `|r| <= ln(2) / 2`,
+/// `e^r` by Cephes' degree-7 polynomial (relative error about 1 ulp).
 #[inline(always)]
 fn exp_0_19(x: f32) -> f32 {
-    // Adding 1.5 * 2^23 rounds to an integer (nearest, ties to even) and leaves it in the low
-    // mantissa bits, from where it is moved into the exponent of the scale.
-    const ROUND: f32 = 12_582_912.0;
+    use exp_0_19_constants::*;
     let t = x * std::f32::consts::LOG2_E + ROUND;
     let n = t - ROUND;
-    // ln 2 in two parts, so that n * LN2_HI is exact.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 1.666_666_5e-1)
-        * r
-        + 5.000_000_1e-1;
+    let p = POLYNOMIAL[1..]
+        .iter()
+        .fold(POLYNOMIAL[0], |p, &c| p * r + c);
     let p = p * r * r + r + 1.0;
     let scale = f32::from_bits(t.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23);
     p * scale
 }
 
-/// [`tanh_f32`] for `|x| < 0.625` only: its odd polynomial, the same operations.
-// The coefficients as Cephes publishes them (rounded to f32 on compilation).
+/// Below this magnitude [`tanh_f32`] takes its odd polynomial.
+const SMALL_TANH: f32 = 0.625;
+
+/// `tanh(9.5)` rounds to 1 in `f32`: [`tanh_f32`] clamps its argument there, which keeps
+/// `e^{2|x|}` finite.
+const SATURATED_TANH: f32 = 9.5;
+
+/// `tanh x = x + x^3 P(x^2)` for `|x| < 0.625`: the coefficients of `P`, highest degree first
+/// (Cephes' `tanhf`, rounded to `f32` on compilation).
 #[allow(clippy::excessive_precision)]
+const TANH_F32_ODD: [f32; 5] = [
+    -5.704_988_7e-3,
+    2.063_908_9e-2,
+    -5.373_971_6e-2,
+    1.333_144_2e-1,
+    -3.333_328_2e-1,
+];
+
+/// [`tanh_f32`] for `|x| < 0.625` only: its odd polynomial, the same operations.
 #[inline(always)]
 fn tanh_f32_small(x: f32) -> f32 {
     let a = x.abs();
     let z = a * a;
     // On |x| with the sign put back last, so the result is exactly odd (and -0 stays -0).
-    (((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
-        - 3.333_328_2e-1)
-        * z
-        * a
-        + a)
-        .copysign(x)
+    let p = TANH_F32_ODD[1..]
+        .iter()
+        .fold(TANH_F32_ODD[0], |p, &c| p * z + c);
+    (p * z * a + a).copysign(x)
 }
 
 /// `tanh x` for `f32` in `f32` arithmetic, 16 values per AVX-512 instruction instead of the 8
@@ -211,17 +242,19 @@ fn tanh_f32_small(x: f32) -> f32 {
 /// assert!((tanh_f32(0.5) - 0.5f32.tanh()).abs() <= f32::EPSILON);
 /// assert_eq!(tanh_f32(20.0), 1.0);
 /// ```
-// The coefficients as Cephes publishes them (rounded to f32 on compilation).
-#[allow(clippy::excessive_precision)]
 #[inline(always)]
 pub fn tanh_f32(x: f32) -> f32 {
     let a = x.abs();
     let small = tanh_f32_small(x);
-    // tanh(9.5) rounds to 1 in f32; the clamp keeps e^{2|x|} finite. NaN passes it unchanged.
-    let clamped = if a > 9.5 { 9.5 } else { a };
+    // NaN passes the clamp unchanged.
+    let clamped = if a > SATURATED_TANH {
+        SATURATED_TANH
+    } else {
+        a
+    };
     let e = exp_0_19(clamped + clamped);
     let large = (1.0 - 2.0 / (e + 1.0)).copysign(x);
-    if a < 0.625 {
+    if a < SMALL_TANH {
         small
     } else if a.is_nan() {
         x
@@ -245,8 +278,18 @@ pub fn tanh_f32(x: f32) -> f32 {
 /// # Panics
 /// If the slices differ in length.
 pub fn tanh_f32_slice(src: &[f32], dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::avx512_f32() {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return unsafe { avx512::tanh_slice(src, dst) };
+    }
+    portable_tanh_f32_slice(src, dst);
+}
+
+/// [`tanh_f32_slice`] as the compiler vectorises it.
+fn portable_tanh_f32_slice(src: &[f32], dst: &mut [f32]) {
     // NaN compares false, so a NaN takes the general path.
-    by_runs::<f32, 16>(src, dst, |x| x.abs() < 0.625, tanh_f32_small, tanh_f32);
+    by_runs::<f32, 16>(src, dst, |x| x.abs() < SMALL_TANH, tanh_f32_small, tanh_f32);
 }
 
 /// `tanh x` for `f32` or `f64`: [`tanh_f32`] for `f32`, [`tanh_f64`] for `f64`.
@@ -321,7 +364,10 @@ mod tests {
     }
 
     #[test]
-    fn the_f32_slice_form_gives_the_same_bits_as_one_value_at_a_time() {
+    fn the_f32_slice_forms_give_the_same_bits_as_one_value_at_a_time() {
+        // Runs of sixteen small values (the polynomial alone), runs with one large value, a NaN
+        // or an infinity in them, values on both sides of the switch at 0.625 and of the
+        // clamp at 9.5, values spread over every binade, and a tail shorter than sixteen.
         let mut x: Vec<f32> = (0..4099)
             .map(|i| ((i * 7919) % 2000) as f32 * 3e-4)
             .collect();
@@ -330,14 +376,41 @@ mod tests {
         x[41] = f32::NEG_INFINITY;
         x[100..132].fill(-0.0);
         x[4097] = -25.0;
-        let mut y = vec![0.0; x.len()];
-        tanh_f32_slice(&x, &mut y);
-        for (&x, &y) in x.iter().zip(&y) {
+        for edge in [SMALL_TANH, SATURATED_TANH] {
+            let mut v = edge;
+            for _ in 0..40 {
+                x.extend([v, -v]);
+                v = f32::from_bits(v.to_bits() - 1);
+            }
+            let mut v = edge;
+            for _ in 0..40 {
+                x.extend([v, -v]);
+                v = f32::from_bits(v.to_bits() + 1);
+            }
+        }
+        x.extend((0..60_000u32).map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761) >> 1)));
+        x.extend((0..60_000u32).map(|i| -f32::from_bits(i.wrapping_mul(2_246_822_519) >> 1)));
+        x.extend([
+            f32::INFINITY,
+            f32::MIN_POSITIVE,
+            -f32::MAX,
+            1e-40,
+            2.0,
+            3.0,
+            4.0,
+        ]);
+        let mut dispatched = vec![0.0; x.len()];
+        tanh_f32_slice(&x, &mut dispatched);
+        let mut portable = vec![0.0; x.len()];
+        portable_tanh_f32_slice(&x, &mut portable);
+        for ((&x, &a), &b) in x.iter().zip(&dispatched).zip(&portable) {
             let want = tanh_f32(x);
-            assert!(
-                y.to_bits() == want.to_bits() || (y.is_nan() && want.is_nan()),
-                "tanh({x:e}): slice {y:e}, one at a time {want:e}"
-            );
+            for (form, y) in [("dispatched", a), ("portable", b)] {
+                assert!(
+                    y.to_bits() == want.to_bits() || (y.is_nan() && want.is_nan()),
+                    "tanh({x:e}): {form} slice {y:e}, one at a time {want:e}"
+                );
+            }
         }
     }
 
