@@ -28,11 +28,11 @@ mod tiny;
 fn main() {
     let workload = std::env::args().nth(1).unwrap_or_default();
     match workload.as_str() {
-        "mlp" => mlp::run(),
+        "mlp" => common::on_pool(mlp::run),
         "tiny" => tiny::run(),
         "scalar" => scalar::run(),
         "matmul" => matmul::run(),
-        "conv" => conv::run(),
+        "conv" => common::on_pool(conv::run),
         _ => {
             eprintln!("usage: bench <mlp|tiny|scalar|matmul|conv>");
             std::process::exit(2);
