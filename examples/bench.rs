@@ -31,7 +31,7 @@ fn main() {
         "mlp" => common::on_pool(mlp::run),
         "tiny" => tiny::run(),
         "scalar" => scalar::run(),
-        "matmul" => matmul::run(),
+        "matmul" => common::on_pool(matmul::run),
         "conv" => common::on_pool(conv::run),
         _ => {
             eprintln!("usage: bench <mlp|tiny|scalar|matmul|conv>");

@@ -42,7 +42,13 @@ macro_rules! tile_kernel {
             // prefetches are hints that never fault.
             unsafe {
                 for _ in 0..depth {
+                    // Both cache lines of the step's `b` row, a fixed distance ahead (one
+                    // prefetch per step covered every other line: 2.7 % slower on one thread,
+                    // 4-6 % on two, on a Sapphire Rapids core).
                     _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add($prefetch_distance) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(
+                        b.wrapping_add($prefetch_distance + $lanes) as *const i8
+                    );
                     let b0 = $loadu(b);
                     let b1 = $loadu(b.add($lanes));
                     for (i, row) in acc.iter_mut().enumerate() {
