@@ -787,6 +787,14 @@ mod tests {
     use super::*;
     use ndarray::{array, Array2};
 
+    /// The gradient checker's sample values for `shape`, in `f32`.
+    fn sample_f32(shape: [usize; 2], seed: u64) -> Array2<f32> {
+        crate::gradcheck::registry::sample(&shape, seed)
+            .into_dimensionality::<ndarray::Ix2>()
+            .expect("rank 2")
+            .mapv(|v| v as f32)
+    }
+
     #[test]
     fn transposed_views_multiply_without_copies() {
         let a = array![[1.0f64, 2.0], [3.0, 4.0], [5.0, 6.0]];
@@ -831,15 +839,9 @@ mod tests {
             (3, 16, 64, true),
         ] {
             let a_shape = if at { [k, m] } else { [m, k] };
-            let a_store = crate::gradcheck::registry::sample(&a_shape, 1)
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap()
-                .mapv(|v| v as f32);
+            let a_store = sample_f32(a_shape, 1);
             let a = if at { a_store.t() } else { a_store.view() };
-            let b = crate::gradcheck::registry::sample(&[k, n], 2)
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap()
-                .mapv(|v| v as f32);
+            let b = sample_f32([k, n], 2);
             // `b` as it is, and as the transpose of a row-major `[n, k]` (the row-dots form,
             // the short form's copy).
             let b_rows = b.t().as_standard_layout().to_owned();
@@ -867,15 +869,9 @@ mod tests {
     fn a_transposed_left_operand_gives_the_bits_of_a_contiguous_one() {
         // The same chains of multiply-adds, whether `a` is read as rows or as columns.
         for (m, k, n) in [(300, 128, 10), (33, 64, 1), (70, 100, 16)] {
-            let at = crate::gradcheck::registry::sample(&[k, m], 21)
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap()
-                .mapv(|v| v as f32);
+            let at = sample_f32([k, m], 21);
             let a = at.t().as_standard_layout().to_owned();
-            let b = crate::gradcheck::registry::sample(&[k, n], 22)
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap()
-                .mapv(|v| v as f32);
+            let b = sample_f32([k, n], 22);
             let mut rows = Array2::<f32>::zeros((m, n));
             gemm(1.0, &a.view(), &b.view(), 0.0, &mut rows.view_mut());
             let mut columns = Array2::<f32>::zeros((m, n));
@@ -936,15 +932,9 @@ mod tests {
             (13, 300, 12, false),
         ] {
             let a_shape = if at { [k, m] } else { [m, k] };
-            let a_store = crate::gradcheck::registry::sample(&a_shape, 41)
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap()
-                .mapv(|v| v as f32);
+            let a_store = sample_f32(a_shape, 41);
             let a = if at { a_store.t() } else { a_store.view() };
-            let b = crate::gradcheck::registry::sample(&[k, n], 42)
-                .into_dimensionality::<ndarray::Ix2>()
-                .unwrap()
-                .mapv(|v| v as f32);
+            let b = sample_f32([k, n], 42);
             let product = || {
                 let mut c = Array2::<f32>::ones((m, n));
                 gemm(1.0, &a, &b.view(), 0.5, &mut c.view_mut());
