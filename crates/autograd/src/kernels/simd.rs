@@ -36,7 +36,7 @@ pub(crate) fn as_f32<T: 'static>(x: &[T]) -> Option<&[f32]> {
 
 /// `x` as `f32`s, if `T` is `f32`.
 #[inline]
-pub(crate) fn as_f32_mut<T: 'static>(x: &mut [T]) -> Option<&mut [f32]> {
+fn as_f32_mut<T: 'static>(x: &mut [T]) -> Option<&mut [f32]> {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
         // SAFETY: `T` is `f32` (same type id), so the slice's memory holds `x.len()` `f32`s,
         // borrowed mutably and exclusively through `x` for the result's lifetime.
@@ -44,6 +44,27 @@ pub(crate) fn as_f32_mut<T: 'static>(x: &mut [T]) -> Option<&mut [f32]> {
     } else {
         None
     }
+}
+
+/// Vectors of `L` lanes as the 16-lane `f32` vectors of the AVX-512 kernels, if `T` is `f32`
+/// and `L` is 16.
+#[inline]
+pub(crate) fn as_f32_lanes<T: 'static, const L: usize>(x: &[[T; L]]) -> Option<&[[f32; 16]]> {
+    if L != 16 {
+        return None;
+    }
+    as_f32(x.as_flattened()).map(|x| x.as_chunks().0)
+}
+
+/// See [`as_f32_lanes`].
+#[inline]
+pub(crate) fn as_f32_lanes_mut<T: 'static, const L: usize>(
+    x: &mut [[T; L]],
+) -> Option<&mut [[f32; 16]]> {
+    if L != 16 {
+        return None;
+    }
+    as_f32_mut(x.as_flattened_mut()).map(|x| x.as_chunks_mut().0)
 }
 
 #[cfg(test)]

@@ -469,23 +469,16 @@ fn convolve_maps_of<T: Real, const L: usize, const K: usize, const B: usize>(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if L == 16 && simd::avx512_f32() {
-        if let (Some(pixels), Some(flat_taps)) = (
-            simd::as_f32(pixels.as_flattened()),
+    if simd::avx512_f32() {
+        if let (Some(pixels), Some(taps)) = (
+            simd::as_f32_lanes(pixels),
             simd::as_f32(taps.as_flattened()),
         ) {
             let taps: [[f32; K]; B] =
-                std::array::from_fn(|b| flat_taps[b * K..(b + 1) * K].try_into().expect("K taps"));
-            let maps = simd::as_f32_mut(maps.as_flattened_mut()).expect("f32 like the pixels");
+                std::array::from_fn(|b| taps[b * K..(b + 1) * K].try_into().expect("K taps"));
+            let maps = simd::as_f32_lanes_mut(maps).expect("f32 lanes like the pixels");
             // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe {
-                avx512::convolve_maps::<K, B>(
-                    pixels.as_chunks().0,
-                    &taps,
-                    offsets,
-                    maps.as_chunks_mut().0,
-                )
-            };
+            unsafe { avx512::convolve_maps::<K, B>(pixels, &taps, offsets, maps) };
             return;
         }
     }
@@ -556,18 +549,14 @@ fn dense_block<T: Real, const L: usize, const C: usize>(
     start: usize,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if L == 16 && simd::avx512_f32() {
-        if let (Some(hidden), Some(rows)) =
-            (simd::as_f32(hidden.as_flattened()), simd::as_f32(rows))
-        {
-            let sums = simd::as_f32_mut(sums.as_flattened_mut()).expect("f32 like the rows");
-            let sums: &mut [[f32; 16]; C] = sums
-                .as_chunks_mut()
-                .0
+    if simd::avx512_f32() {
+        if let (Some(hidden), Some(rows)) = (simd::as_f32_lanes(hidden), simd::as_f32(rows)) {
+            let sums: &mut [[f32; 16]; C] = simd::as_f32_lanes_mut(sums)
+                .expect("f32 lanes like the hidden values")
                 .try_into()
                 .expect("C vectors of sums");
             // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { avx512::dense_block(sums, hidden.as_chunks().0, rows, columns, start) };
+            unsafe { avx512::dense_block(sums, hidden, rows, columns, start) };
             return;
         }
     }

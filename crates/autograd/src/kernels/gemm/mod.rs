@@ -403,9 +403,10 @@ fn narrow_transposed_of_width<T: Real, const N: usize>(
     if simd::avx512_f32() {
         if let (Some(at), Some(b)) = (simd::as_f32(at), simd::as_f32(b)) {
             let mut sums = [[T::zero(); NARROW_MAX_N]; J];
-            let flat = simd::as_f32_mut(sums.as_flattened_mut()).expect("f32 like `at`");
-            let sums_f32: &mut [[f32; NARROW_MAX_N]; J] =
-                flat.as_chunks_mut().0.try_into().expect("J outputs");
+            let sums_f32: &mut [[f32; NARROW_MAX_N]; J] = simd::as_f32_lanes_mut(&mut sums)
+                .expect("f32 like `at`")
+                .try_into()
+                .expect("J outputs");
             // SAFETY: the CPU has AVX-512F (checked above).
             unsafe { avx512::narrow_transposed::<N>(at, m, start, b, sums_f32) };
             let mut out = [[T::zero(); NARROW_MAX_N]; J];
@@ -475,6 +476,16 @@ fn narrow_rows_padded<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NARR
 
 /// See [`narrow_rows`]; `N` is the number of columns of `b`.
 fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NARROW_MAX_N]> {
+    #[cfg(target_arch = "x86_64")]
+    if N == 16 && simd::avx512_f32() {
+        if let (Some(a_f32), Some(b_f32)) = (simd::as_f32(a), simd::as_f32(b)) {
+            let mut out = vec![[T::zero(); NARROW_MAX_N]; a.len() / (b.len() / N)];
+            let lanes = simd::as_f32_lanes_mut(&mut out).expect("f32 like `a`");
+            // SAFETY: the CPU has AVX-512F (checked above).
+            unsafe { avx512::narrow_rows_16(a_f32, b_f32, lanes) };
+            return out;
+        }
+    }
     let b_rows: Vec<&[T; N]> = b
         .chunks_exact(N)
         .map(|r| r.try_into().expect("N elements"))
@@ -482,15 +493,6 @@ fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NA
     let k = b_rows.len();
     let a_rows: Vec<&[T]> = a.chunks_exact(k).collect();
     let mut out = vec![[T::zero(); NARROW_MAX_N]; a_rows.len()];
-    #[cfg(target_arch = "x86_64")]
-    if N == 16 && simd::avx512_f32() {
-        if let (Some(a), Some(b)) = (simd::as_f32(a), simd::as_f32(b)) {
-            let flat = simd::as_f32_mut(out.as_flattened_mut()).expect("f32 like `a`");
-            // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { avx512::narrow_rows_16(a, b, flat.as_chunks_mut().0) };
-            return out;
-        }
-    }
     for (tile_out, tile) in out.chunks_mut(NARROW_ROWS).zip(a_rows.chunks(NARROW_ROWS)) {
         // A short last tile repeats its last row; the copies' sums are dropped.
         let xs: [&[T]; NARROW_ROWS] = std::array::from_fn(|i| &tile[i.min(tile.len() - 1)][..k]);
