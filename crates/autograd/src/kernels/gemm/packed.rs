@@ -149,7 +149,7 @@ fn blocks<T: Real>(
 ) {
     let (k, n) = b.dim();
     let width = WIDTH.min(n.next_multiple_of(nr));
-    let mut packed_b = pool::scratch::<T>(DEPTH.min(k) * width);
+    let mut packed_b = pool::aligned_scratch::<T>(DEPTH.min(k) * width);
     for j0 in (0..n).step_by(width) {
         let cols = width.min(n - j0);
         let panels = cols.div_ceil(nr);
@@ -168,7 +168,6 @@ fn blocks<T: Real>(
             );
         }
     }
-    pool::give_back(packed_b);
 }
 
 /// `c` (`rows x cols`) from `a` (`rows x depth`, any strides) and packed `b`: packs `a` a
@@ -185,7 +184,7 @@ fn multiply_rows<T: Real>(
     let block = MAX_ROWS
         .next_multiple_of(kernel.rows)
         .min(a.nrows().next_multiple_of(kernel.rows));
-    let mut packed_a = pool::scratch::<T>(block * depth);
+    let mut packed_a = pool::aligned_scratch::<T>(block * depth);
     for (mut c_rows, a_rows) in c
         .axis_chunks_iter_mut(Axis(0), block)
         .zip(a.axis_chunks_iter(Axis(0), block))
@@ -193,7 +192,6 @@ fn multiply_rows<T: Real>(
         pack_a(&a_rows, kernel.rows, &mut packed_a);
         multiply_block(kernel, depth, &packed_a, packed_b, alpha, beta, &mut c_rows);
     }
-    pool::give_back(packed_a);
 }
 
 /// `c` cut along `axis` into parts of `len` (the last one shorter).
