@@ -70,7 +70,10 @@ impl<T: Real> CallbackContext<'_, T> {
 }
 
 /// Hooks that [`Model::fit`](crate::model::Model::fit) calls. Epoch numbers are 0-based.
-pub trait Callback<T: Real> {
+///
+/// Callbacks are `Send`, as `fit` runs on a thread of rayon's pool: a callback that hands
+/// values back to the caller holds an `Arc<Mutex<_>>`, not an `Rc<RefCell<_>>`.
+pub trait Callback<T: Real>: Send {
     /// A name for error messages.
     fn name(&self) -> &str {
         "callback"

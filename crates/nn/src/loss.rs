@@ -175,8 +175,9 @@ pub fn bce_with_logits<'t, T: Real>(
 /// A loss for [`Model::compile`](crate::model::Model::compile): the model's output and the
 /// batch's targets to a scalar.
 ///
-/// Closures `Fn(Var, &Targets) -> Var` are losses too.
-pub trait Loss<T: Real> {
+/// Closures `Fn(Var, &Targets) -> Var` are losses too. Losses are `Send`, like every part of
+/// a model: `fit` runs on a thread of rayon's pool.
+pub trait Loss<T: Real>: Send {
     /// The name shown in progress lines (the history always calls it `loss`).
     fn name(&self) -> &str {
         "loss"
@@ -188,7 +189,7 @@ pub trait Loss<T: Real> {
 
 impl<T: Real, F> Loss<T> for F
 where
-    F: for<'t> Fn(Var<'t, T>, &Targets<T>) -> Var<'t, T>,
+    F: for<'t> Fn(Var<'t, T>, &Targets<T>) -> Var<'t, T> + Send,
 {
     fn loss<'t>(&self, outputs: Var<'t, T>, targets: &Targets<T>) -> Var<'t, T> {
         self(outputs, targets)
@@ -213,7 +214,7 @@ where
 /// ```
 pub fn loss_fn<T: Real, F>(f: F) -> F
 where
-    F: for<'t> Fn(Var<'t, T>, &Targets<T>) -> Var<'t, T>,
+    F: for<'t> Fn(Var<'t, T>, &Targets<T>) -> Var<'t, T> + Send,
 {
     f
 }

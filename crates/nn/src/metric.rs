@@ -17,8 +17,9 @@ use tapegrad_autograd::{Real, Tensor};
 
 use crate::targets::Targets;
 
-/// A metric accumulated over the batches of an epoch, for [`Model`](crate::model::Model).
-pub trait Metric<T: Real> {
+/// A metric accumulated over the batches of an epoch, for [`Model`](crate::model::Model);
+/// `Send`, as `fit` runs on a thread of rayon's pool.
+pub trait Metric<T: Real>: Send {
     /// The name shown in progress lines and [`History`](crate::history::History)
     /// (`"accuracy"`; validation values get the prefix `val_`).
     fn name(&self) -> &str;

@@ -37,7 +37,11 @@ use tapegrad_autograd::{Param, Real, Tensor, Var};
 /// [`params`](Module::params) and [`params_mut`](Module::params_mut) (in the same order), and a
 /// layer that behaves differently in training (dropout) implements
 /// [`set_training`](Module::set_training).
-pub trait Module<T: Real> {
+///
+/// Modules are `Send`: [`Model::fit`](crate::model::Model::fit) runs its loop on a thread of
+/// rayon's pool (a `RefCell` inside a layer is fine; share state with the caller through an
+/// `Arc<Mutex<_>>` rather than an `Rc`).
+pub trait Module<T: Real>: Send {
     /// The output for input `x`, recorded on `x`'s tape (`x.tape()` gives the tape to bind
     /// parameters to with [`Tape::param`](tapegrad_autograd::Tape::param)).
     ///

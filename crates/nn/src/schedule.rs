@@ -18,13 +18,14 @@
 //! assert!((Optimizer::<f32>::learning_rate(&opt) - 0.1 / 3.0).abs() < 1e-12);
 //! ```
 
-/// A learning rate for each epoch (or step) `t`, counted from 0.
-pub trait Schedule {
+/// A learning rate for each epoch (or step) `t`, counted from 0; `Send`, as optimizers and
+/// callbacks that hold one are.
+pub trait Schedule: Send {
     /// The learning rate at `t`.
     fn learning_rate(&self, t: usize) -> f64;
 }
 
-impl<F: Fn(usize) -> f64> Schedule for F {
+impl<F: Fn(usize) -> f64 + Send> Schedule for F {
     fn learning_rate(&self, t: usize) -> f64 {
         self(t)
     }

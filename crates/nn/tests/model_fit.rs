@@ -1,7 +1,7 @@
 //! `Model::fit`, `evaluate`, `predict` and the callbacks on small problems.
 
 use tapegrad_nn::autograd::random::SplitMix64;
-use tapegrad_nn::autograd::{tensor, Param, Real, Tensor, Var};
+use tapegrad_nn::autograd::{tensor, Param, Real, Tape, Tensor, Var};
 use tapegrad_nn::callback::{
     Callback, CallbackContext, EarlyStopping, LearningRateScheduler, Logs,
 };
@@ -175,7 +175,7 @@ fn early_stopping_on_a_missing_series_is_an_error() {
 #[test]
 fn learning_rate_scheduler_sets_the_rate_each_epoch() {
     let (x, y) = blobs(30, 8);
-    struct Record(std::rc::Rc<std::cell::RefCell<Vec<f64>>>);
+    struct Record(std::sync::Arc<std::sync::Mutex<Vec<f64>>>);
     impl Callback<f32> for Record {
         fn on_epoch_end(
             &mut self,
@@ -183,11 +183,11 @@ fn learning_rate_scheduler_sets_the_rate_each_epoch() {
             _l: &Logs,
             ctx: &mut CallbackContext<'_, f32>,
         ) -> Result<(), FitError> {
-            self.0.borrow_mut().push(ctx.optimizer.learning_rate());
+            self.0.lock().unwrap().push(ctx.optimizer.learning_rate());
             Ok(())
         }
     }
-    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut m = keras_like();
     m.fit(
         &x,
@@ -198,12 +198,54 @@ fn learning_rate_scheduler_sets_the_rate_each_epoch() {
             .callback(Record(seen.clone())),
     )
     .unwrap();
-    let seen = seen.borrow();
+    let seen = seen.lock().unwrap();
     let want = [0.3, 0.15, 0.1];
     assert_eq!(seen.len(), 3);
     for (s, w) in seen.iter().zip(want) {
         assert!((s - w).abs() < 1e-15, "{seen:?}");
     }
+}
+
+#[test]
+fn fit_runs_on_a_thread_of_the_pool_and_evaluate_and_predict_too() {
+    // Called from outside the pool, each op that splits its work would hand it over and
+    // sleep; the loop runs on a pool thread instead.
+    let (x, y) = blobs(30, 8);
+    struct Where(std::sync::Arc<std::sync::Mutex<Vec<Option<usize>>>>);
+    impl Callback<f32> for Where {
+        fn on_epoch_begin(
+            &mut self,
+            _e: usize,
+            _ctx: &mut CallbackContext<'_, f32>,
+        ) -> Result<(), FitError> {
+            self.0.lock().unwrap().push(rayon::current_thread_index());
+            Ok(())
+        }
+    }
+    assert_eq!(
+        rayon::current_thread_index(),
+        None,
+        "the test runs outside the pool"
+    );
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut m = keras_like();
+    m.fit(
+        &x,
+        y.clone(),
+        FitOptions::new(2, 16)
+            .verbosity(0)
+            .callback(Where(seen.clone())),
+    )
+    .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(Option::is_some), "{seen:?}");
+    // The same numbers as on the calling thread: predict's outputs match a forward pass here.
+    let predicted = m.predict(&x, 7);
+    let tape = Tape::inference();
+    m.module_mut().set_training(false);
+    let here = m.module().forward(tape.constant(x.clone())).value();
+    assert_eq!(predicted, here);
 }
 
 /// A layer written by a user as a plain struct: a learned per-feature scale.

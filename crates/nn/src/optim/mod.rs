@@ -60,8 +60,9 @@ pub use sgd::{Momentum, Sgd};
 
 use crate::error::OptimizerStateError;
 
-/// An optimizer: updates parameters in place from their gradients.
-pub trait Optimizer<T: Real> {
+/// An optimizer: updates parameters in place from their gradients. `Send`, as `Model::fit`
+/// runs on a thread of rayon's pool.
+pub trait Optimizer<T: Real>: Send {
     /// A short name (`"sgd"`, `"adam"`), also stored in checkpoints.
     fn name(&self) -> &str;
 
