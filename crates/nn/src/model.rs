@@ -309,7 +309,8 @@ impl<T: Real, M: Module<T>> Model<T, M> {
     ///
     /// Each step runs on a fresh tape that is dropped before the optimizer updates the
     /// parameters, so they update in place. The loss shown and recorded for an epoch is the
-    /// mean of its batch losses weighted by batch size.
+    /// mean of its batch losses weighted by batch size. The epochs run on a thread of rayon's
+    /// pool (the caller waits), which is why every part of a model is `Send`.
     ///
     /// # Panics
     /// If the model is not compiled, `x` and `y` have different numbers of samples, or the
