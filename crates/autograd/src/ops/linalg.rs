@@ -16,7 +16,7 @@ use super::{op_family, or_panic, resolve_axis};
 use crate::gradcheck::registry::{sample, Case};
 use crate::kernels::broadcast::broadcast_shape;
 use crate::kernels::elementwise::map;
-use crate::kernels::gemm::matmul_into;
+use crate::kernels::gemm::{matmul_into, product};
 use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
 
 op_family! {
@@ -141,6 +141,15 @@ fn batched_product<T: Real>(
     let summed = out_shape[..nd - 2] != *batch;
     let overwrite = !summed && m > 1 && n > 1 && k > 1;
     let len = out_shape.iter().product();
+    if overwrite && b.ndim() == 2 {
+        if let Some(a2) = merge_rows(a.view()) {
+            // One matrix on the right (x @ W with x [batch, m, k]): one product on
+            // [batch * m, k], written straight into a fresh buffer.
+            let b2 = b.view().into_dimensionality::<Ix2>().expect("two axes");
+            return ArrayD::from_shape_vec(IxDyn(out_shape), product(&a2, &b2))
+                .expect("as many elements as the shape holds");
+        }
+    }
     let (buffer, beta) = if overwrite {
         (crate::kernels::pool::for_overwrite(len), T::zero())
     } else {
@@ -159,7 +168,7 @@ fn batched_product<T: Real>(
         }
         return out;
     }
-    // One matrix on the right (x @ W with x [batch, m, k]): a single GEMM on [batch * m, k].
+    // As above, for the vector shapes, which accumulate into zeros.
     if b.ndim() == 2 {
         if let Some(a2) = merge_rows(a.view()) {
             let b2 = b.into_dimensionality::<Ix2>().expect("two axes");
@@ -283,16 +292,8 @@ impl<T: Real> Op<T> for MatmulOp {
             // Batched x times one matrix W: dW = sum_i x_i^T g_i is one GEMM over the merged rows.
             if bp.ndim() == 2 && ap.ndim() > 2 {
                 if let (Some(a2), Some(g2)) = (merge_rows(ap.view()), merge_rows(g.view())) {
-                    let mut db = ArrayD::from_shape_vec(
-                        IxDyn(bp.shape()),
-                        crate::kernels::pool::zeroed(bp.len()),
-                    )
-                    .expect("as many zeros as the shape holds");
-                    let mut c = db
-                        .view_mut()
-                        .into_dimensionality::<Ix2>()
-                        .expect("two axes");
-                    matmul_into(&a2.t(), &g2, T::one(), &mut c);
+                    let db = ArrayD::from_shape_vec(IxDyn(bp.shape()), product(&a2.t(), &g2))
+                        .expect("as many elements as the shape holds");
                     return reshaped(db, b.shape());
                 }
             }

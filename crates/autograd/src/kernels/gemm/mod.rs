@@ -19,7 +19,7 @@
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
-use super::simd;
+use super::{pool, simd};
 use crate::Real;
 
 #[cfg(target_arch = "x86_64")]
@@ -182,6 +182,49 @@ pub fn gemm<T: Real>(
         }
     }
     gemm_serial(alpha, a, b, beta, c);
+}
+
+/// `a b` in a fresh row-major buffer of `m * n` values, for an output that no other product
+/// is added into.
+///
+/// Where the product goes to a kernel that writes its output before reading it (the packed
+/// GEMM and `matrixmultiply`, both with `beta = 0`), the buffer is not cleared first. A fresh
+/// 1024x1024 `f32` output is 4 MiB that would otherwise be zeroed on the calling thread while
+/// the other threads wait.
+///
+/// # Panics
+/// If the shapes do not fit: `a` is m x k, `b` is k x n.
+pub(crate) fn product<T: Real>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> Vec<T> {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert!(
+        b.nrows() == k,
+        "matmul: cannot multiply [{m}, {k}] by [{}, {n}]: the inner dimensions differ",
+        b.nrows()
+    );
+    let len = m * n;
+    // The forms for few columns or a short inner dimension (and the vector shapes of
+    // `matmul_into`) write through references: they get initialised memory.
+    if n <= NARROW_MAX_N || k <= SHORT_MAX_K || m == 1 {
+        let mut out = pool::for_overwrite(len);
+        let mut c = ArrayViewMut2::from_shape((m, n), &mut out[..]).expect("m * n values");
+        matmul_into(a, b, T::zero(), &mut c);
+        return out;
+    }
+    let mut out = pool::take::<T>(len);
+    // SAFETY: `out` has room for `len = m * n` values, which the view addresses row-major
+    // from its start; nothing else refers to them. With `n > NARROW_MAX_N`, `k > SHORT_MAX_K`
+    // and `m > 1`, `gemm` hands the product to the packed GEMM or to `matrixmultiply`. With
+    // `beta = 0` both write every element of `c` through raw pointers before reading it, and
+    // form no reference to one (`packed::gemm`'s contract; `matrixmultiply` documents "if
+    // beta is zero, then C does not need to be initialized"), so all `len` values are
+    // initialised when `set_len` runs. A panic on the way leaves `out` empty.
+    unsafe {
+        let mut c = ArrayViewMut2::from_shape_ptr((m, n), out.as_mut_ptr());
+        gemm(T::one(), a, b, T::zero(), &mut c);
+        out.set_len(len);
+    }
+    out
 }
 
 /// Products with at most this many output columns, and an inner dimension at least
@@ -789,6 +832,13 @@ mod tests {
     use super::*;
     use ndarray::{array, Array2};
 
+    fn thread_pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool")
+    }
+
     /// The gradient checker's sample values for `shape`, in `f32`.
     fn sample_f32(shape: [usize; 2], seed: u64) -> Array2<f32> {
         crate::gradcheck::registry::sample(&shape, seed)
@@ -811,15 +861,49 @@ mod tests {
         assert_eq!(d, a.t().dot(&a) * 2.0);
     }
 
+    /// `product` fills its buffer whatever route it takes (packed GEMM with edge tiles,
+    /// `matrixmultiply` for a transposed `b`, the narrow and short forms, a single row), on one
+    /// and on two threads: the pool is first stocked with buffers of NaN, which show through
+    /// wherever a value was left unwritten.
+    #[test]
+    fn a_fresh_product_writes_every_element_of_its_buffer() {
+        for threads in [1, 2] {
+            thread_pool(threads).install(|| {
+                for (m, k, n, bt) in [
+                    (100, 200, 300, false),
+                    (37, 513, 70, false),
+                    (300, 300, 300, true),
+                    (50, 40, 30, false),
+                    (90, 100, 10, false),
+                    (60, 9, 200, false),
+                    (1, 300, 300, false),
+                    (256, 256, 256, false),
+                ] {
+                    let a = sample_f32([m, k], 1);
+                    let b_own = sample_f32([k, n], 2);
+                    let b_t = b_own.t().as_standard_layout().to_owned();
+                    let b = if bt { b_t.t() } else { b_own.view() };
+                    for _ in 0..2 {
+                        pool::give_back(vec![f32::NAN; m * n]);
+                    }
+                    let got = product(&a.view(), &b);
+                    let mut want = Array2::zeros((m, n));
+                    matmul_into(&a.view(), &b, 0.0, &mut want.view_mut());
+                    assert_eq!(got.len(), m * n);
+                    assert!(
+                        got.iter()
+                            .zip(&want)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "[{m}, {k}] x [{k}, {n}] (b transposed: {bt}) on {threads} threads"
+                    );
+                }
+            });
+        }
+    }
+
     #[test]
     fn parallel_blocks_and_dot_form_agree_with_one_serial_product() {
-        use ndarray::Array2;
-        let pool = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool")
-        };
+        let pool = thread_pool;
         // Wide (split by columns), tall (split by rows), few columns (narrow form), transposed.
         for (m, k, n, at) in [
             (128, 784, 512, false),

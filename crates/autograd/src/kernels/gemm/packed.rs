@@ -56,6 +56,9 @@ pub struct PackedKernel<T: 'static> {
 
 /// `c = alpha a b + beta c` through `kernel`, on up to `threads` of rayon's threads; none of
 /// the dimensions is zero (checked by the caller).
+///
+/// With `beta == 0` every element of `c` is written, through raw pointers, before it is read,
+/// and no reference to an element is formed: `c` may then view memory not yet initialised.
 pub(super) fn gemm<T: Real>(
     kernel: &PackedKernel<T>,
     alpha: T,
@@ -263,13 +266,17 @@ fn multiply_block<T: Real>(
                 for r in 0..h {
                     for q in 0..w {
                         let sum = buffer[r * nr + q];
-                        // SAFETY: `(i + r, j + q)` is inside `c`.
-                        let dst = unsafe { &mut *corner.offset(r as isize * rs + q as isize * cs) };
-                        *dst = if beta == T::zero() {
-                            alpha * sum
-                        } else {
-                            alpha * sum + beta * *dst
-                        };
+                        // SAFETY: `(i + r, j + q)` is inside `c`. Through a raw pointer, and
+                        // read only when `beta != 0`: with `beta == 0`, `c` may be memory
+                        // not yet initialised (see `gemm`).
+                        unsafe {
+                            let dst = corner.offset(r as isize * rs + q as isize * cs);
+                            dst.write(if beta == T::zero() {
+                                alpha * sum
+                            } else {
+                                alpha * sum + beta * dst.read()
+                            });
+                        }
                     }
                 }
             }
