@@ -28,14 +28,18 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
     if src.len() >= PARALLEL_MIN_LEN {
         // Whole chunks per task, each a plain loop over slices, so that the loop vectorises
         // (rayon's per-element iterators do not).
-        let mut out = super::pool::for_overwrite(src.len());
-        out.par_chunks_mut(CHUNK)
+        let mut out = super::pool::take(src.len());
+        out.spare_capacity_mut()[..src.len()]
+            .par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
             .for_each(|(o, s)| {
                 for (o, &x) in o.iter_mut().zip(s) {
-                    *o = f(x);
+                    o.write(f(x));
                 }
             });
+        // SAFETY: the chunks cover the first `src.len()` values of the spare capacity, one
+        // chunk of `src` each, and every value of every chunk was written above.
+        unsafe { out.set_len(src.len()) };
         out
     } else {
         let mut out = super::pool::take(src.len());
@@ -45,16 +49,25 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
 }
 
 fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
-    debug_assert_eq!(a.len(), b.len());
+    // A hard check: the parallel form below relies on it to fill the whole output.
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "zip_slices: operands of different lengths"
+    );
     if a.len() >= PARALLEL_MIN_LEN {
-        let mut out = super::pool::for_overwrite(a.len());
-        out.par_chunks_mut(CHUNK)
+        let mut out = super::pool::take(a.len());
+        out.spare_capacity_mut()[..a.len()]
+            .par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
             .for_each(|(o, (a, b))| {
                 for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                    *o = f(x, y);
+                    o.write(f(x, y));
                 }
             });
+        // SAFETY: as in `map_slice`: the chunks cover the first `a.len()` values, and `b` is
+        // as long as `a`.
+        unsafe { out.set_len(a.len()) };
         out
     } else {
         let mut out = super::pool::take(a.len());
@@ -175,6 +188,40 @@ pub fn add_assign<T: Real>(acc: &mut Tensor<T>, g: &Tensor<T>) {
 mod tests {
     use super::*;
     use crate::tensor::tensor;
+
+    /// The parallel forms fill every element of their output, whatever the pool hands them
+    /// (buffers of NaN here) and however many threads run, a ragged last chunk included.
+    #[test]
+    fn the_parallel_forms_write_every_element() {
+        let len = PARALLEL_MIN_LEN + CHUNK / 2 + 3;
+        let a = tensor(&[len], (0..len).map(|i| i as f32).collect());
+        let b = tensor(&[len], (0..len).map(|i| (i % 7) as f32).collect());
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            pool.install(|| {
+                for _ in 0..2 {
+                    crate::kernels::pool::give_back(vec![f32::NAN; len]);
+                }
+                let doubled = map(&a, |x| 2.0 * x);
+                let sum = zip_with(&a, &b, |x, y| x + y).expect("same shapes");
+                for i in 0..len {
+                    assert_eq!(
+                        doubled[[i]],
+                        2.0 * i as f32,
+                        "map at {i} on {threads} threads"
+                    );
+                    assert_eq!(
+                        sum[[i]],
+                        (i + i % 7) as f32,
+                        "zip at {i} on {threads} threads"
+                    );
+                }
+            });
+        }
+    }
 
     #[test]
     fn broadcasting_fast_paths_agree_with_the_general_path() {
