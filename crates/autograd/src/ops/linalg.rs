@@ -125,9 +125,9 @@ fn batch_item<S: RawData>(v: ArrayBase<S, IxDyn>, batch: &[usize], i: usize) -> 
 /// of its matrices is one product; when it has fewer (the gradient of an operand that was
 /// broadcast), the products that fall on the same matrix are summed, in a fixed order.
 ///
-/// Where several products fall on one matrix, and for the vector-shaped loops of [`product`],
-/// products are accumulated (`beta = 1`) into fresh zeros; otherwise each output matrix is
-/// written once by its product (`beta = 0`), and its buffer is not cleared first.
+/// Where several products fall on one matrix, products are accumulated (`beta = 1`) into
+/// fresh zeros; otherwise each output matrix is written once by its product (`beta = 0`), and
+/// its buffer is not cleared first.
 fn batched_product<T: Real>(
     a: ArrayViewD<'_, T>,
     b: ArrayViewD<'_, T>,
@@ -139,9 +139,7 @@ fn batched_product<T: Real>(
     let k = a.shape()[a.ndim() - 1];
     let count: usize = batch.iter().product();
     let summed = out_shape[..nd - 2] != *batch;
-    let overwrite = !summed && m > 1 && n > 1 && k > 1;
-    let len = out_shape.iter().product();
-    if overwrite && b.ndim() == 2 {
+    if !summed && b.ndim() == 2 {
         if let Some(a2) = merge_rows(a.view()) {
             // One matrix on the right (x @ W with x [batch, m, k]): one product on
             // [batch * m, k], written straight into a fresh buffer.
@@ -150,6 +148,8 @@ fn batched_product<T: Real>(
                 .expect("as many elements as the shape holds");
         }
     }
+    let overwrite = !summed && m > 1 && n > 1 && k > 1;
+    let len = out_shape.iter().product();
     let (buffer, beta) = if overwrite {
         (crate::kernels::pool::for_overwrite(len), T::zero())
     } else {
@@ -167,18 +167,6 @@ fn batched_product<T: Real>(
             matmul_into(&ai, &bi, T::one(), &mut c);
         }
         return out;
-    }
-    // As above, for the vector shapes, which accumulate into zeros.
-    if b.ndim() == 2 {
-        if let Some(a2) = merge_rows(a.view()) {
-            let b2 = b.into_dimensionality::<Ix2>().expect("two axes");
-            let mut c = out
-                .view_mut()
-                .into_shape_with_order((count * m, n))
-                .expect("a fresh array is contiguous");
-            matmul_into(&a2, &b2, beta, &mut c);
-            return out;
-        }
     }
     let mut c3 = out
         .view_mut()
