@@ -197,11 +197,7 @@ mod tests {
         let a = tensor(&[len], (0..len).map(|i| i as f32).collect());
         let b = tensor(&[len], (0..len).map(|i| (i % 7) as f32).collect());
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool");
-            pool.install(|| {
+            crate::kernels::thread_pool(threads).install(|| {
                 for _ in 0..2 {
                     crate::kernels::pool::give_back(vec![f32::NAN; len]);
                 }

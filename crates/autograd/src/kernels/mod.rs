@@ -15,3 +15,12 @@ pub(crate) mod pool;
 pub mod reduce;
 pub(crate) mod simd;
 pub mod softmax;
+
+/// A rayon pool of `threads` threads, for tests that compare results across thread counts.
+#[cfg(test)]
+pub(crate) fn thread_pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool")
+}

@@ -530,11 +530,8 @@ mod tests {
         let data: Vec<f32> = (0..n).map(|i| ((i % 97) as f32).sin()).collect();
         let a = tensor(&[n], data.clone());
         let s = reduce(&a, &[0], Fold::Sum, false)[[]];
-        let serial = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap()
-            .install(|| reduce(&a, &[0], Fold::Sum, false)[[]]);
+        let serial =
+            crate::kernels::thread_pool(1).install(|| reduce(&a, &[0], Fold::Sum, false)[[]]);
         assert_eq!(s.to_bits(), serial.to_bits());
         let cols = tensor(&[3, n / 3], data[..n / 3 * 3].to_vec());
         let c = reduce(&cols, &[0], Fold::Sum, false);

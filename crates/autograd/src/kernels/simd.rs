@@ -88,10 +88,7 @@ pub(crate) fn portable<R>(f: impl FnOnce() -> R) -> R {
 /// portable (and a note says so).
 #[cfg(test)]
 pub(crate) fn vector_and_portable<R: Send>(run: impl Fn() -> R + Sync) -> (R, R) {
-    let one_thread = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("a thread pool");
+    let one_thread = super::thread_pool(1);
     if !one_thread.install(avx512_f32) {
         eprintln!("no vector kernels on this machine: the portable ones compared with themselves");
     }

@@ -1023,11 +1023,7 @@ mod tests {
         let w = sample(&[6, 3, 3, 3], 2).mapv(|v| v as f32).into_shared();
         let b = sample(&[6], 3).mapv(|v| v as f32).into_shared();
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            crate::kernels::thread_pool(threads).install(|| {
                 let tape = Tape::<f32>::new();
                 let (xv, wv, bv) = (
                     tape.var(x.clone()),

@@ -703,10 +703,7 @@ mod tests {
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a pool")
+            crate::kernels::thread_pool(threads)
                 .install(|| both::<f64>(50, 12, (11, 11), (2, 3, 3), 10, 1.0).0)
         };
         let one = run(1);

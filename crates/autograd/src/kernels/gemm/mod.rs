@@ -830,14 +830,8 @@ fn strides(s: &[isize]) -> (isize, isize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::thread_pool;
     use ndarray::{array, Array2};
-
-    fn thread_pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a thread pool")
-    }
 
     /// The gradient checker's sample values for `shape`, in `f32`.
     fn sample_f32(shape: [usize; 2], seed: u64) -> Array2<f32> {

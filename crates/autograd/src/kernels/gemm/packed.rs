@@ -427,12 +427,7 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a thread pool")
-    }
+    use crate::kernels::thread_pool as pool;
 
     fn bits<T: Real>(x: T) -> u64 {
         x.to_f64().expect("a float").to_bits()
