@@ -1,12 +1,17 @@
 //! A packed, blocked GEMM around a register-tile micro-kernel (the GotoBLAS / BLIS scheme).
 //!
-//! The inner dimension is cut into blocks of [`DEPTH`]; for each, a block of `b` (`DEPTH` x
-//! up to [`WIDTH`] columns) is packed into panels as wide as the kernel's tile, which the
-//! threads share, and each thread packs its own rows of `a` into panels as tall as the tile.
+//! The inner dimension is cut into blocks of [`DEPTH`]; for each, a block of `b` is packed
+//! into panels as wide as the kernel's tile, and `a` into panels as tall as the tile.
 //! Packing puts every operand in the order the kernel reads it, whatever its strides (so a
 //! transposed view costs no copy of its own), and pads the edges with zeros so the kernel only
-//! ever sees whole tiles. The kernel walks down a block of `a`'s rows against one panel of `b`
-//! (`DEPTH` x tile width), both held in the second-level cache, then moves to the next panel.
+//! ever sees whole tiles.
+//!
+//! Where the threads share out the columns of `c` (and on one thread), each works through a
+//! product of its own: a block of `b` small enough to stay in the second-level cache, and one
+//! panel of `a` at a time, held in the first-level cache, passing over all of that block's
+//! panels. Where they share out the rows, one packed block of `b` serves all of them, and
+//! each walks a block of its rows of `a` (in the second-level cache) against one panel of
+//! `b` after another.
 //!
 //! Every element of `c` is the sum of its products in order along the inner dimension, one
 //! block after another, whichever thread computes its tile: the result does not depend on the
@@ -22,9 +27,17 @@ use crate::Real;
 /// load and store `c`; a `b` panel of this depth (64 KiB in `f32`) streams from the
 /// second-level cache (measured best of 128 to 1024 at 1024x1024x1024 and 128x784x512).
 pub(super) const DEPTH: usize = 512;
-/// Rows of `a` per packed block: `MAX_ROWS x DEPTH` values (192 KiB in `f32`) stay in the
-/// second-level cache while the kernel passes over them once per panel of `b`.
+/// Rows of `a` per packed block when the threads share out the rows: `MAX_ROWS x DEPTH`
+/// values (192 KiB in `f32`) stay in the second-level cache while the kernel passes over
+/// them once per panel of `b`.
 const MAX_ROWS: usize = 96;
+/// Bytes of `a` packed at once when the threads share out the columns (each packs all of
+/// `a`, for its own columns): the block is read from the third-level cache once per block of
+/// `b`.
+const A_BLOCK: usize = 4 << 20;
+/// Bytes of a thread's own packed block of `b` when the threads share out the columns: it
+/// stays in the second-level cache while each panel of `a` passes over all of it.
+const B_BLOCK: usize = 1 << 20;
 /// Columns of `b` per packed block: at most `DEPTH x WIDTH` values (4 MiB in `f32`) packed at
 /// once.
 const WIDTH: usize = 2048;
@@ -52,6 +65,9 @@ pub struct PackedKernel<T: 'static> {
     pub(super) columns: usize,
     /// See the implementations' contracts (`avx512.rs`).
     pub(super) tile: unsafe fn(usize, *const T, *const T, Destination<T>),
+    /// Packs a whole panel of `a` whose `rows` rows are contiguous: `out[p * rows + q] =
+    /// lines[q][p]`.
+    pub(super) pack_rows: fn(&[&[T]], &mut [T]),
 }
 
 /// `c = alpha a b + beta c` through `kernel`, on up to `threads` of rayon's threads; none of
@@ -76,27 +92,114 @@ pub(super) fn gemm<T: Real>(
     // section per call; each packs all of `a`); row shares use one packed block of `b`
     // between them, so they meet twice per block (pack, then multiply).
     let uneven = |tiles: usize| tiles.div_ceil(threads) as f64 * threads as f64 / tiles as f64;
-    let by_rows = uneven(m.div_ceil(mr)) <= uneven(n.div_ceil(nr));
-    if threads == 1 || !by_rows {
-        let per = n.div_ceil(nr).div_ceil(threads) * nr;
-        let b_parts = b.axis_chunks_iter(Axis(1), per);
-        let c_parts = split(c.view_mut(), Axis(1), per);
-        if threads == 1 {
-            return serial(kernel, alpha, a, b, beta, c);
-        }
-        let shares: Vec<_> = b_parts.zip(c_parts).collect();
-        shares
-            .into_par_iter()
-            .for_each(|(b, mut c)| serial(kernel, alpha, a, &b, beta, &mut c));
-        return;
+    if threads > 1 && uneven(m.div_ceil(mr)) <= uneven(n.div_ceil(nr)) {
+        by_rows(kernel, alpha, a, b, beta, c, threads);
+    } else {
+        by_columns(kernel, alpha, a, b, beta, c, threads);
     }
+}
+
+/// [`gemm`] with each thread taking one contiguous share of the tile columns, a whole
+/// product of its own ([`columns`]): the threads meet once per call.
+fn by_columns<T: Real>(
+    kernel: &PackedKernel<T>,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+    threads: usize,
+) {
+    if threads == 1 {
+        return columns(kernel, alpha, a, b, beta, c);
+    }
+    let share = b.ncols().div_ceil(kernel.columns).div_ceil(threads) * kernel.columns;
+    let shares: Vec<_> = b
+        .axis_chunks_iter(Axis(1), share)
+        .zip(split(c.view_mut(), Axis(1), share))
+        .collect();
+    shares
+        .into_par_iter()
+        .for_each(|(b, mut c)| columns(kernel, alpha, a, &b, beta, &mut c));
+}
+
+/// [`gemm`] on the calling thread: for each block of the inner dimension, `a` is packed (up
+/// to [`A_BLOCK`] bytes at once), then `b` a block at a time, small enough ([`B_BLOCK`]) to
+/// stay in the second-level cache while one panel of `a` after another, each held in the
+/// first-level cache, passes over all of its panels.
+fn columns<T: Real>(
+    kernel: &PackedKernel<T>,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let (mr, nr) = (kernel.rows, kernel.columns);
+    let size = std::mem::size_of::<T>();
+    let full_depth = DEPTH.min(k);
+    let row_block = ((A_BLOCK / size / full_depth / mr).max(1) * mr).min(m.next_multiple_of(mr));
+    let width = ((B_BLOCK / size / full_depth / nr).max(1) * nr).min(n.next_multiple_of(nr));
+    let mut packed_a = pool::aligned_scratch::<T>(row_block * full_depth);
+    let mut packed_b = pool::aligned_scratch::<T>(width * full_depth);
+    for i0 in (0..m).step_by(row_block) {
+        let rows = row_block.min(m - i0);
+        for p0 in (0..k).step_by(DEPTH) {
+            let depth = DEPTH.min(k - p0);
+            let beta = if p0 == 0 { beta } else { T::one() };
+            let packed_a = &mut packed_a[..rows.next_multiple_of(mr) * depth];
+            pack_a(
+                kernel,
+                &a.slice(s![i0..i0 + rows, p0..p0 + depth]),
+                packed_a,
+            );
+            for j0 in (0..n).step_by(width) {
+                let cols = width.min(n - j0);
+                let packed_b = &mut packed_b[..cols.next_multiple_of(nr) * depth];
+                pack_b(
+                    &b.slice(s![p0..p0 + depth, j0..j0 + cols]),
+                    nr,
+                    packed_b,
+                    false,
+                );
+                multiply_block(
+                    kernel,
+                    depth,
+                    packed_a,
+                    packed_b,
+                    alpha,
+                    beta,
+                    &mut c.slice_mut(s![i0..i0 + rows, j0..j0 + cols]),
+                    true,
+                );
+            }
+        }
+    }
+}
+
+/// [`gemm`] with each thread taking one contiguous share of the tile rows, for shapes whose
+/// rows split more evenly than their columns: one packed block of `b` serves all the
+/// threads, so they meet twice per block (pack, then multiply), and each packs its own rows
+/// of `a`.
+fn by_rows<T: Real>(
+    kernel: &PackedKernel<T>,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+    threads: usize,
+) {
+    let m = a.nrows();
+    let mr = kernel.rows;
     blocks(
-        nr,
+        kernel.columns,
         a,
         b,
         beta,
         c,
-        true,
         |a_block, c_block, packed_b, depth, beta| {
             let mut row = 0;
             let shares: Vec<_> = split(c_block, Axis(0), m.div_ceil(mr).div_ceil(threads) * mr)
@@ -114,31 +217,8 @@ pub(super) fn gemm<T: Real>(
     );
 }
 
-/// [`gemm`] on the calling thread.
-fn serial<T: Real>(
-    kernel: &PackedKernel<T>,
-    alpha: T,
-    a: &ArrayView2<'_, T>,
-    b: &ArrayView2<'_, T>,
-    beta: T,
-    c: &mut ArrayViewMut2<'_, T>,
-) {
-    let nr = kernel.columns;
-    blocks(
-        nr,
-        a,
-        b,
-        beta,
-        c,
-        false,
-        |a_block, mut c_block, packed_b, depth, beta| {
-            multiply_rows(kernel, depth, &a_block, packed_b, alpha, beta, &mut c_block)
-        },
-    );
-}
-
 /// Packs `b` a block at a time (`DEPTH` rows of up to `WIDTH` columns, in panels of `nr`
-/// columns; the panels in parallel when `parallel`) and calls `multiply(a_block, c_block,
+/// columns, the panels in parallel) and calls `multiply(a_block, c_block,
 /// packed_b, depth, beta)` with the matching columns of `a` and block of `c`: `beta` is the
 /// caller's for the first block of the inner dimension and 1 after it.
 fn blocks<T: Real>(
@@ -147,7 +227,6 @@ fn blocks<T: Real>(
     b: &ArrayView2<'_, T>,
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
-    parallel: bool,
     mut multiply: impl FnMut(ArrayView2<'_, T>, ArrayViewMut2<'_, T>, &[T], usize, T),
 ) {
     let (k, n) = b.dim();
@@ -161,7 +240,7 @@ fn blocks<T: Real>(
             let beta = if p0 == 0 { beta } else { T::one() };
             let packed_b = &mut packed_b[..panels * nr * depth];
             let b_block = b.slice(s![p0..p0 + depth, j0..j0 + cols]);
-            pack_b(&b_block, nr, packed_b, parallel);
+            pack_b(&b_block, nr, packed_b, true);
             multiply(
                 a.slice(s![.., p0..p0 + depth]),
                 c.slice_mut(s![.., j0..j0 + cols]),
@@ -192,8 +271,17 @@ fn multiply_rows<T: Real>(
         .axis_chunks_iter_mut(Axis(0), block)
         .zip(a.axis_chunks_iter(Axis(0), block))
     {
-        pack_a(&a_rows, kernel.rows, &mut packed_a);
-        multiply_block(kernel, depth, &packed_a, packed_b, alpha, beta, &mut c_rows);
+        pack_a(kernel, &a_rows, &mut packed_a);
+        multiply_block(
+            kernel,
+            depth,
+            &packed_a,
+            packed_b,
+            alpha,
+            beta,
+            &mut c_rows,
+            false,
+        );
     }
 }
 
@@ -210,7 +298,9 @@ fn split<T>(mut c: ArrayViewMut2<'_, T>, axis: Axis, len: usize) -> Vec<ArrayVie
 }
 
 /// The tiles of `c` (`rows x cols`, any strides) from packed `a` (`rows` rounded up to tiles,
-/// `depth` deep) and packed `b` (`cols` rounded up to tiles).
+/// `depth` deep) and packed `b` (`cols` rounded up to tiles): all of `b`'s panels against one
+/// panel of `a` after another when `a_panel_outer`, else the other way round.
+#[allow(clippy::too_many_arguments)]
 fn multiply_block<T: Real>(
     kernel: &PackedKernel<T>,
     depth: usize,
@@ -219,6 +309,7 @@ fn multiply_block<T: Real>(
     alpha: T,
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
+    a_panel_outer: bool,
 ) {
     let (mr, nr) = (kernel.rows, kernel.columns);
     let (rows, cols) = c.dim();
@@ -229,54 +320,60 @@ fn multiply_block<T: Real>(
     );
     let mut buffer = [T::zero(); 16 * 32];
     let ptr = c.as_mut_ptr();
-    for j in (0..cols).step_by(nr) {
-        let b_panel = packed_b[j * depth..].as_ptr();
-        for i in (0..rows).step_by(mr) {
-            let a_panel = packed_a[i * depth..].as_ptr();
-            let (h, w) = (mr.min(rows - i), nr.min(cols - j));
-            // SAFETY: `(i, j)` is inside `c`, so this offset stays inside its allocation.
-            let corner = unsafe { ptr.offset(i as isize * rs + j as isize * cs) };
-            if h == mr && w == nr && cs == 1 {
-                // SAFETY: the kernel was selected by the CPU's features; the panels hold
-                // `mr * depth` and `nr * depth` values (asserted above); the tile's `mr` rows
-                // of `nr` contiguous values lie inside `c`, which no one else writes now.
-                unsafe {
-                    (kernel.tile)(
-                        depth,
-                        a_panel,
-                        b_panel,
-                        Destination::Matrix {
-                            ptr: corner,
-                            row_stride: rs,
-                            alpha,
-                            beta,
-                        },
-                    );
-                }
-            } else {
-                // SAFETY: as above, with the sums going to `buffer` (`mr * nr <= 16 * 32`).
-                unsafe {
-                    (kernel.tile)(
-                        depth,
-                        a_panel,
-                        b_panel,
-                        Destination::Buffer(buffer.as_mut_ptr()),
-                    );
-                }
-                for r in 0..h {
-                    for q in 0..w {
-                        let sum = buffer[r * nr + q];
-                        // SAFETY: `(i + r, j + q)` is inside `c`. Through a raw pointer, and
-                        // read only when `beta != 0`: with `beta == 0`, `c` may be memory
-                        // not yet initialised (see `gemm`).
-                        unsafe {
-                            let dst = corner.offset(r as isize * rs + q as isize * cs);
-                            dst.write(if beta == T::zero() {
-                                alpha * sum
-                            } else {
-                                alpha * sum + beta * dst.read()
-                            });
-                        }
+    let (row_tiles, col_tiles) = (rows.div_ceil(mr), cols.div_ceil(nr));
+    for t in 0..row_tiles * col_tiles {
+        let (i, j) = if a_panel_outer {
+            (t / col_tiles * mr, t % col_tiles * nr)
+        } else {
+            (t % row_tiles * mr, t / row_tiles * nr)
+        };
+        let (a_panel, b_panel) = (
+            packed_a[i * depth..].as_ptr(),
+            packed_b[j * depth..].as_ptr(),
+        );
+        let (h, w) = (mr.min(rows - i), nr.min(cols - j));
+        // SAFETY: `(i, j)` is inside `c`, so this offset stays inside its allocation.
+        let corner = unsafe { ptr.offset(i as isize * rs + j as isize * cs) };
+        if h == mr && w == nr && cs == 1 {
+            // SAFETY: the kernel was selected by the CPU's features; the panels hold
+            // `mr * depth` and `nr * depth` values (asserted above); the tile's `mr` rows
+            // of `nr` contiguous values lie inside `c`, which no one else writes now.
+            unsafe {
+                (kernel.tile)(
+                    depth,
+                    a_panel,
+                    b_panel,
+                    Destination::Matrix {
+                        ptr: corner,
+                        row_stride: rs,
+                        alpha,
+                        beta,
+                    },
+                );
+            }
+        } else {
+            // SAFETY: as above, with the sums going to `buffer` (`mr * nr <= 16 * 32`).
+            unsafe {
+                (kernel.tile)(
+                    depth,
+                    a_panel,
+                    b_panel,
+                    Destination::Buffer(buffer.as_mut_ptr()),
+                );
+            }
+            for r in 0..h {
+                for q in 0..w {
+                    let sum = buffer[r * nr + q];
+                    // SAFETY: `(i + r, j + q)` is inside `c`. Through a raw pointer, and
+                    // read only when `beta != 0`: with `beta == 0`, `c` may be memory
+                    // not yet initialised (see `gemm`).
+                    unsafe {
+                        let dst = corner.offset(r as isize * rs + q as isize * cs);
+                        dst.write(if beta == T::zero() {
+                            alpha * sum
+                        } else {
+                            alpha * sum + beta * dst.read()
+                        });
                     }
                 }
             }
@@ -286,8 +383,10 @@ fn multiply_block<T: Real>(
 
 /// Packs `a` (`rows x depth`) into panels of `mr` rows: for each panel, step by step along
 /// the inner dimension, its `mr` values (zeros below the last row).
-fn pack_a<T: Real>(a: &ArrayView2<'_, T>, mr: usize, out: &mut [T]) {
+fn pack_a<T: Real>(kernel: &PackedKernel<T>, a: &ArrayView2<'_, T>, out: &mut [T]) {
     let (rows, depth) = a.dim();
+    let mr = kernel.rows;
+    debug_assert!(out.len() >= rows.next_multiple_of(mr) * depth);
     for (panel, chunk) in a
         .axis_chunks_iter(Axis(0), mr)
         .zip(out.chunks_exact_mut(mr * depth))
@@ -296,9 +395,16 @@ fn pack_a<T: Real>(a: &ArrayView2<'_, T>, mr: usize, out: &mut [T]) {
         if h < mr {
             chunk.fill(T::zero());
         }
-        if panel.strides()[1] == 1 {
+        if panel.strides()[1] == 1 && h == mr {
+            (kernel.pack_rows)(&slices(panel.rows()), chunk);
+        } else if panel.strides()[1] == 1 {
             // Rows contiguous: read the panel's rows side by side, writing in order.
             interleave_lines(&slices(panel.rows()), mr, chunk);
+        } else if panel.strides()[0] == 1 && h == 12 {
+            // Columns contiguous (a transposed view): each step's values are one copy, of a
+            // length fixed at compile time (the tiles of both kernels are 12 rows tall).
+            let steps = panel.columns().into_iter().zip(chunk.chunks_exact_mut(mr));
+            steps.for_each(|(column, dst)| copy_fixed::<T, 12>(column, dst));
         } else {
             for (p, column) in panel.columns().into_iter().enumerate() {
                 for (dst, &x) in chunk[p * mr..p * mr + h].iter_mut().zip(column.iter()) {
@@ -307,7 +413,6 @@ fn pack_a<T: Real>(a: &ArrayView2<'_, T>, mr: usize, out: &mut [T]) {
             }
         }
     }
-    debug_assert!(out.len() >= rows.next_multiple_of(mr) * depth);
 }
 
 /// Packs `b` (`depth x cols`) into panels of `nr` columns: for each panel, row by row, its
@@ -370,7 +475,7 @@ fn copy_fixed<T: Copy, const W: usize>(row: ndarray::ArrayView1<'_, T>, dst: &mu
 }
 
 /// [`interleave`], with the number of lines fixed at compile time where it is a tile's.
-fn interleave_lines<T: Copy + Default>(lines: &[&[T]], stride: usize, out: &mut [T]) {
+pub(super) fn interleave_lines<T: Copy + Default>(lines: &[&[T]], stride: usize, out: &mut [T]) {
     match (lines.len(), stride) {
         (12, 12) => interleave_fixed::<T, 12>(lines, out),
         (16, 16) => interleave_fixed::<T, 16>(lines, out),
@@ -440,7 +545,8 @@ mod tests {
     }
 
     /// The packed GEMM against a plain triple loop in `f64`, for edge tiles in every
-    /// direction, inner dimensions across block boundaries, every layout of each operand,
+    /// direction, inner dimensions across block boundaries, several blocks of `a` and of `b`,
+    /// every layout of each operand,
     /// and `alpha`/`beta` cases; and the same bits on 1, 2 and 3 threads.
     fn agrees_with_a_triple_loop<T: Real>(kernel: &PackedKernel<T>, tolerance: f64) {
         for (m, k, n) in [
@@ -450,6 +556,8 @@ mod tests {
             (25, 513, 65),
             (100, 1030, 40),
             (37, 200, 2100),
+            // More rows than one packed block of `a` holds on one thread (`A_BLOCK`).
+            (2100, 520, 20),
         ] {
             let a_rm = sample::<T>(m, k, 1);
             let a_cm = a_rm.t().as_standard_layout().to_owned();
