@@ -451,9 +451,15 @@ mod tests {
             let mut got = vec![f32::NAN; ROWS * len + 1];
             pack_rows_f32(&lines, &mut got);
             assert_eq!(&got[..ROWS * len], &want[..], "{len} steps");
-            assert!(got[ROWS * len].is_nan(), "{len} steps: wrote past the panel");
+            assert!(
+                got[ROWS * len].is_nan(),
+                "{len} steps: wrote past the panel"
+            );
             for (p, step) in got.chunks_exact(ROWS).enumerate() {
-                assert!(step.iter().enumerate().all(|(q, &x)| x == (q * 1000 + p) as f32));
+                assert!(step
+                    .iter()
+                    .enumerate()
+                    .all(|(q, &x)| x == (q * 1000 + p) as f32));
             }
         }
     }

@@ -426,11 +426,12 @@ fn pack_b<T: Real>(b: &ArrayView2<'_, T>, nr: usize, out: &mut [T], parallel: bo
         }
         if panel.strides()[1] == 1 {
             let rows = panel.rows().into_iter().zip(chunk.chunks_exact_mut(nr));
-            match w {
+            match (w, nr) {
                 // A whole panel's rows are copies of a length fixed at compile time, a few
-                // vector moves each, rather than calls to `memcpy`.
-                32 => rows.for_each(|(row, dst)| copy_fixed::<T, 32>(row, dst)),
-                16 => rows.for_each(|(row, dst)| copy_fixed::<T, 16>(row, dst)),
+                // vector moves each, rather than calls to `memcpy`. (A last panel as wide as
+                // half a tile is not whole: it takes the general copy.)
+                (32, 32) => rows.for_each(|(row, dst)| copy_fixed::<T, 32>(row, dst)),
+                (16, 16) => rows.for_each(|(row, dst)| copy_fixed::<T, 16>(row, dst)),
                 _ => rows.for_each(|(row, dst)| {
                     dst[..w].copy_from_slice(row.to_slice().expect("unit column stride"));
                 }),
@@ -556,6 +557,9 @@ mod tests {
             (25, 513, 65),
             (100, 1030, 40),
             (37, 200, 2100),
+            // A last panel of `b` half a tile wide (16 columns of `f32`, 8 of `f64`).
+            (30, 40, 48),
+            (20, 600, 80),
             // More rows than one packed block of `a` holds on one thread (`A_BLOCK`).
             (2100, 520, 20),
         ] {
