@@ -895,6 +895,46 @@ mod tests {
         }
     }
 
+    /// Every width of `b` from 1 to 100 (whole, partial and half-wide last panels of either
+    /// kernel), against a triple loop, through `gemm`'s own choice of route, for heights and
+    /// inner lengths either side of the limits of the narrow, short and packed forms and of
+    /// the threshold for threads, on 1 and 2 threads.
+    #[test]
+    fn every_width_of_b_agrees_with_a_triple_loop() {
+        fn check<T: Real>(tolerance: f64) {
+            for threads in [1, 2] {
+                thread_pool(threads).install(|| {
+                    for (m, k) in [(1, 130), (5, 17), (13, 3), (40, 130), (100, 130)] {
+                        for n in 1..=100 {
+                            let value = |i: usize, j: usize, s: usize| {
+                                T::lit(((i * 7 + j * 13 + s) % 17) as f64 / 8.0 - 1.0)
+                            };
+                            let a = Array2::from_shape_fn((m, k), |(i, j)| value(i, j, 1));
+                            let b = Array2::from_shape_fn((k, n), |(i, j)| value(i, j, 2));
+                            let mut c = Array2::from_elem((m, n), T::nan());
+                            gemm(T::one(), &a.view(), &b.view(), T::zero(), &mut c.view_mut());
+                            for ((i, j), got) in c.indexed_iter() {
+                                let want: f64 = (0..k)
+                                    .map(|p| {
+                                        a[[i, p]].to_f64().unwrap() * b[[p, j]].to_f64().unwrap()
+                                    })
+                                    .sum();
+                                let got = got.to_f64().unwrap();
+                                assert!(
+                                    (got - want).abs() <= tolerance * (1.0 + want.abs()),
+                                    "[{m}, {k}] x [{k}, {n}] on {threads} threads at ({i}, {j}): \
+                                     {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        check::<f32>(1e-5);
+        check::<f64>(1e-12);
+    }
+
     #[test]
     fn parallel_blocks_and_dot_form_agree_with_one_serial_product() {
         let pool = thread_pool;
