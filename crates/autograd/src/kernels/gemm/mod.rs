@@ -904,24 +904,33 @@ mod tests {
         }
     }
 
-    /// Every width of `b` from 1 to 100 (whole, partial and half-wide last panels of either
-    /// kernel), against a triple loop, through `gemm`'s own choice of route, for heights and
-    /// inner lengths either side of the limits of the narrow, short and packed forms and of
-    /// the threshold for threads, on 1 and 2 threads.
+    /// Every width of `b` from 1 to 100 and every height of `a` from 1 to 60 (whole, partial
+    /// and half-wide last panels of either kernel), against a triple loop, through `gemm`'s own
+    /// choice of route, with `a` row-major and transposed, for inner lengths either side of
+    /// the limits of the narrow, short and packed forms and of the threshold for threads, on
+    /// 1 and 2 threads.
     #[test]
-    fn every_width_of_b_agrees_with_a_triple_loop() {
+    fn every_width_and_height_agrees_with_a_triple_loop() {
         fn check<T: Real>(tolerance: f64) {
+            let value = |i: usize, j: usize, s: usize| {
+                T::lit(((i * 7 + j * 13 + s) % 17) as f64 / 8.0 - 1.0)
+            };
+            let widths = [(1, 130), (5, 17), (13, 3), (40, 130), (100, 130)]
+                .into_iter()
+                .flat_map(|(m, k)| (1..=100).map(move |n| (m, k, n)));
+            let heights = [(100, 80), (20, 40)]
+                .into_iter()
+                .flat_map(|(k, n)| (1..=60).map(move |m| (m, k, n)));
+            let shapes: Vec<_> = widths.chain(heights).collect();
             for threads in [1, 2] {
                 thread_pool(threads).install(|| {
-                    for (m, k) in [(1, 130), (5, 17), (13, 3), (40, 130), (100, 130)] {
-                        for n in 1..=100 {
-                            let value = |i: usize, j: usize, s: usize| {
-                                T::lit(((i * 7 + j * 13 + s) % 17) as f64 / 8.0 - 1.0)
-                            };
-                            let a = Array2::from_shape_fn((m, k), |(i, j)| value(i, j, 1));
-                            let b = Array2::from_shape_fn((k, n), |(i, j)| value(i, j, 2));
+                    for &(m, k, n) in &shapes {
+                        let a = Array2::from_shape_fn((m, k), |(i, j)| value(i, j, 1));
+                        let a_t = a.t().as_standard_layout().to_owned();
+                        let b = Array2::from_shape_fn((k, n), |(i, j)| value(i, j, 2));
+                        for (layout, a_view) in [("row-major", a.view()), ("transposed", a_t.t())] {
                             let mut c = Array2::from_elem((m, n), T::nan());
-                            gemm(T::one(), &a.view(), &b.view(), T::zero(), &mut c.view_mut());
+                            gemm(T::one(), &a_view, &b.view(), T::zero(), &mut c.view_mut());
                             for ((i, j), got) in c.indexed_iter() {
                                 let want: f64 = (0..k)
                                     .map(|p| {
@@ -931,8 +940,8 @@ mod tests {
                                 let got = got.to_f64().unwrap();
                                 assert!(
                                     (got - want).abs() <= tolerance * (1.0 + want.abs()),
-                                    "[{m}, {k}] x [{k}, {n}] on {threads} threads at ({i}, {j}): \
-                                     {got} vs {want}"
+                                    "[{m}, {k}] ({layout}) x [{k}, {n}] on {threads} threads \
+                                     at ({i}, {j}): {got} vs {want}"
                                 );
                             }
                         }

@@ -416,7 +416,7 @@ fn pack_a<T: Real>(kernel: &PackedKernel<T>, a: &ArrayView2<'_, T>, out: &mut [T
         } else if panel.strides()[1] == 1 {
             // Rows contiguous: read the panel's rows side by side, writing in order.
             interleave_lines(&slices(panel.rows()), mr, chunk);
-        } else if panel.strides()[0] == 1 && h == 12 {
+        } else if panel.strides()[0] == 1 && h == mr && mr == 12 {
             // Columns contiguous (a transposed view): each step's values are one copy, of a
             // length fixed at compile time (the tiles of both kernels are 12 rows tall).
             let steps = panel.columns().into_iter().zip(chunk.chunks_exact_mut(mr));
