@@ -700,6 +700,43 @@ mod tests {
         }
     }
 
+    /// Every number of output columns from 1 to 40 and of kernels from 1 to 9, kernels of 1 to 5
+    /// rows and columns, crops that are not square, in `f32` (where the vector kernels serve)
+    /// and `f64`, on 1 and 2 threads: within rounding of the tape.
+    #[test]
+    fn every_width_and_kernel_shape_agrees_with_the_tape() {
+        fn close<T: Real>(f: &Array2<T>, t: &Array2<T>, tolerance: f64, case: &str) {
+            assert_eq!(f.dim(), t.dim(), "{case}");
+            for (&f, &t) in f.iter().zip(t) {
+                let (f, t) = (f.to_f64().unwrap(), t.to_f64().unwrap());
+                assert!(
+                    (f - t).abs() <= tolerance * (1.0 + t.abs()),
+                    "{case}: {f} vs {t}"
+                );
+            }
+        }
+        for threads in [1, 2] {
+            crate::kernels::thread_pool(threads).install(|| {
+                let mut cases = Vec::new();
+                for columns in 1..=40 {
+                    cases.push((19, 9, (9, 8), (3, 3, 3), columns));
+                }
+                for o in 1..=9 {
+                    for (kh, kw) in [(1, 1), (2, 3), (3, 2), (4, 4), (5, 5), (1, 5)] {
+                        cases.push((13, 9, (8, 9), (o, kh, kw), 10));
+                    }
+                }
+                for (n, side, crop, k, columns) in cases {
+                    let case = format!("{n} images {crop:?}, kernels {k:?}, {columns} columns");
+                    let (f, t) = both::<f32>(n, side, crop, k, columns, 0.5);
+                    close(&f, &t, 1e-4, &case);
+                    let (f, t) = both::<f64>(n, side, crop, k, columns, 0.5);
+                    close(&f, &t, 1e-12, &case);
+                }
+            });
+        }
+    }
+
     #[test]
     fn results_do_not_depend_on_the_thread_count() {
         let run = |threads: usize| {
