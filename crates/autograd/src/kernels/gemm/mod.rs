@@ -203,7 +203,7 @@ pub(crate) fn product<T: Real>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> 
         b.nrows()
     );
     let len = m * n;
-    if m == 1 || n == 1 || k == 1 {
+    if vector_shaped(m, k, n) {
         // The vector shapes of `matmul_into` add into their output: it is cleared once, here,
         // rather than handed over with `beta = 0` to be cleared again (Grokking ch.8's
         // batch-size-1 net, `tiny`: 0.171 -> 0.150 s).
@@ -733,7 +733,7 @@ pub fn matmul_into<T: Real>(
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    if !(m == 1 || n == 1 || k == 1) || k == 0 {
+    if !vector_shaped(m, k, n) || k == 0 {
         gemm(T::one(), a, b, beta, c);
         return;
     }
@@ -830,6 +830,12 @@ fn dot<T: Real>(x: &[T], y: &[T]) -> T {
         total += p * q;
     }
     acc.iter().fold(total, |s, &v| s + v)
+}
+
+/// Whether `[m, k] x [k, n]` is one of the shapes [`matmul_into`] computes with its own
+/// vector loops (a matrix-vector, vector-matrix or outer product), which add into `c`.
+fn vector_shaped(m: usize, k: usize, n: usize) -> bool {
+    m == 1 || n == 1 || k == 1
 }
 
 fn strides(s: &[isize]) -> (isize, isize) {

@@ -101,28 +101,12 @@ pub(super) fn gemm<T: Real>(
         std::cmp::Ordering::Equal => share < block_width::<T>(a.ncols(), nr),
         std::cmp::Ordering::Greater => false,
     };
-    if threads > 1 && rows_first {
-        by_rows(kernel, alpha, a, b, beta, c, threads);
-    } else {
-        by_columns(kernel, alpha, a, b, beta, c, threads);
-    }
-}
-
-/// [`gemm`] with each thread taking one contiguous share of the tile columns, a whole
-/// product of its own ([`columns`]): the threads meet once per call.
-fn by_columns<T: Real>(
-    kernel: &PackedKernel<T>,
-    alpha: T,
-    a: &ArrayView2<'_, T>,
-    b: &ArrayView2<'_, T>,
-    beta: T,
-    c: &mut ArrayViewMut2<'_, T>,
-    threads: usize,
-) {
     if threads == 1 {
         return columns(kernel, alpha, a, b, beta, c);
     }
-    let share = b.ncols().div_ceil(kernel.columns).div_ceil(threads) * kernel.columns;
+    if rows_first {
+        return by_rows(kernel, alpha, a, b, beta, c, threads);
+    }
     let shares: Vec<_> = b
         .axis_chunks_iter(Axis(1), share)
         .zip(split(c.view_mut(), Axis(1), share))
