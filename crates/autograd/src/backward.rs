@@ -7,6 +7,7 @@ use crate::kernels::broadcast::sum_to_shape;
 use crate::kernels::elementwise::add_assign;
 use crate::kernels::pool::recycle;
 use crate::op::BackwardContext;
+use crate::param::Bindings;
 use crate::tensor::full;
 use crate::{BackwardError, Real, Tape, Tensor, Var};
 
@@ -17,44 +18,59 @@ use crate::{BackwardError, Real, Tape, Tensor, Var};
 /// an intermediate value, a leaf the output does not depend on) gives `None`.
 pub struct Gradients<T: Real> {
     tape_id: u64,
+    recording: u64,
     grads: Vec<Option<Tensor<T>>>,
+    /// The parameter bindings of the recording, as they were when backward ran.
+    params: Bindings,
 }
 
 impl<T: Real> std::fmt::Debug for Gradients<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gradients")
             .field("tape_id", &self.tape_id)
+            .field("recording", &self.recording)
             .field("count", &self.grads.iter().flatten().count())
             .finish()
     }
 }
 
 impl<T: Real> Gradients<T> {
+    /// Panics unless `var` is a variable of the recording these gradients were computed on.
     #[track_caller]
-    fn slot(&self, var: Var<'_, T>) -> Option<&Option<Tensor<T>>> {
+    fn check_var(&self, what: &str, var: Var<'_, T>) {
         assert_eq!(
             var.tape.id(),
             self.tape_id,
-            "Gradients::get: the variable belongs to another tape than the one backward ran on"
+            "Gradients::{what}: the variable belongs to another tape than the one backward ran on"
         );
-        self.grads.get(var.index as usize)
+        assert_eq!(
+            var.tape.recording(),
+            self.recording,
+            "Gradients::{what}: the variable was recorded after its tape was reset, but these \
+             gradients come from the recording before the reset; run backward again on the \
+             new recording"
+        );
     }
 
     /// The gradient of the output with respect to `var`, shaped like `var`; `None` when the
     /// output does not depend on it or it is not kept.
+    ///
+    /// # Panics
+    /// If `var` belongs to another tape, or to a later recording of the same tape (after
+    /// [`Tape::reset`]).
     #[track_caller]
     pub fn get(&self, var: Var<'_, T>) -> Option<&Tensor<T>> {
-        self.slot(var).and_then(|g| g.as_ref())
+        self.check_var("get", var);
+        self.get_index(var.index as usize)
     }
 
     /// Takes the gradient out (no copy), leaving `None` behind.
+    ///
+    /// # Panics
+    /// As [`get`](Gradients::get).
     #[track_caller]
     pub fn take(&mut self, var: Var<'_, T>) -> Option<Tensor<T>> {
-        assert_eq!(
-            var.tape.id(),
-            self.tape_id,
-            "Gradients::take: the variable belongs to another tape than the one backward ran on"
-        );
+        self.check_var("take", var);
         self.grads
             .get_mut(var.index as usize)
             .and_then(Option::take)
@@ -65,8 +81,8 @@ impl<T: Real> Gradients<T> {
         self.grads.get(index).and_then(|g| g.as_ref())
     }
 
-    pub(crate) fn tape_id(&self) -> u64 {
-        self.tape_id
+    pub(crate) fn bindings(&self) -> &Bindings {
+        &self.params
     }
 
     /// Adds the gradients of another backward pass over the same tape to these, variable by
@@ -86,13 +102,23 @@ impl<T: Real> Gradients<T> {
     /// ```
     ///
     /// # Panics
-    /// If `other` comes from a pass over another tape.
+    /// If `other` comes from a pass over another tape, or over another recording of this
+    /// tape (node numbers of different recordings name different values).
     #[track_caller]
     pub fn accumulate(&mut self, other: Gradients<T>) {
         assert_eq!(
             self.tape_id, other.tape_id,
             "Gradients::accumulate: the two backward passes ran on different tapes"
         );
+        assert_eq!(
+            self.recording, other.recording,
+            "Gradients::accumulate: the two backward passes ran on different recordings of one \
+             tape (it was reset in between)"
+        );
+        if other.params.len() > self.params.len() {
+            // Parameters bound after the first pass ran: the later table holds the earlier.
+            self.params = other.params;
+        }
         if other.grads.len() > self.grads.len() {
             self.grads.resize_with(other.grads.len(), || None);
         }
@@ -251,7 +277,9 @@ impl<T: Real> Tape<T> {
         }
         Ok(Gradients {
             tape_id: self.id(),
+            recording: self.recording(),
             grads,
+            params: self.params.borrow().clone(),
         })
     }
 }

@@ -8,10 +8,18 @@ use smallvec::SmallVec;
 
 use crate::anomaly::{Anomaly, AnomalyMode};
 use crate::ops::OpKind;
+use crate::param::Bindings;
 use crate::{Op, OpError, Real, Tensor, Var};
 
-/// Tapes are numbered so that a variable or gradient set used with the wrong tape is caught.
+/// Tapes are numbered so that a variable or gradient set used with the wrong tape is caught,
+/// and so are their recordings (a tape starts a new one at each [`Tape::reset`]), so that
+/// gradients or parameter bindings of a recording that is gone are caught too.
 static NEXT_TAPE_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_RECORDING: AtomicU64 = AtomicU64::new(1);
+
+fn next_recording() -> u64 {
+    NEXT_RECORDING.fetch_add(1, Ordering::Relaxed)
+}
 
 /// The indices of a node's inputs; almost every op has one or two.
 pub(crate) type Inputs = SmallVec<[u32; 2]>;
@@ -74,10 +82,13 @@ impl NodeKind {
 /// ```
 pub struct Tape<T: Real = f32> {
     id: u64,
+    recording: u64,
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
     grad_enabled: Cell<bool>,
     pub(crate) anomaly_mode: Cell<AnomalyMode>,
     pub(crate) first_anomaly: RefCell<Option<Box<Anomaly>>>,
+    /// Which node each parameter is bound to on this recording.
+    pub(crate) params: RefCell<Bindings>,
 }
 
 impl<T: Real> Default for Tape<T> {
@@ -100,6 +111,7 @@ impl<T: Real> std::fmt::Debug for Tape<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tape")
             .field("id", &self.id)
+            .field("recording", &self.recording)
             .field("nodes", &self.len())
             .field("grad_enabled", &self.grad_enabled.get())
             .finish()
@@ -111,10 +123,12 @@ impl<T: Real> Tape<T> {
     pub fn new() -> Self {
         Tape {
             id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
+            recording: next_recording(),
             nodes: RefCell::new(Vec::with_capacity(64)),
             grad_enabled: Cell::new(true),
             anomaly_mode: Cell::new(AnomalyMode::Off),
             first_anomaly: RefCell::new(None),
+            params: RefCell::new(Bindings::default()),
         }
     }
 
@@ -130,6 +144,11 @@ impl<T: Real> Tape<T> {
         self.id
     }
 
+    /// The current recording: renewed by [`reset`](Tape::reset).
+    pub(crate) fn recording(&self) -> u64 {
+        self.recording
+    }
+
     /// The number of recorded nodes (leaves and op outputs).
     pub fn len(&self) -> usize {
         self.nodes.borrow().len()
@@ -142,10 +161,17 @@ impl<T: Real> Tape<T> {
 
     /// Forgets every node but keeps the storage, so the next step allocates less.
     ///
-    /// Taking `&mut self` guarantees that no variable of the old graph is still in use.
+    /// Taking `&mut self` guarantees that no variable of the old graph is still in use. What
+    /// outlives the old graph is caught: parameters bound to it are bound anew, and
+    /// [`Gradients`](crate::Gradients) computed on it keep answering for their own
+    /// parameters, but refuse variables of the new recording.
     pub fn reset(&mut self) {
-        self.nodes.get_mut().clear();
+        for node in self.nodes.get_mut().drain(..) {
+            crate::kernels::pool::recycle(node.value);
+        }
         *self.first_anomaly.get_mut() = None;
+        self.params.get_mut().clear();
+        self.recording = next_recording();
     }
 
     /// Whether ops currently record what backward needs.

@@ -515,6 +515,8 @@ impl<'t, T: Real> Var<'t, T> {
     /// assert_eq!(wt.value()[[2, 0]], 3.0);
     /// ```
     ///
+    /// A scalar or a vector is its own transpose (as in numpy): `t()` returns it unchanged.
+    ///
     /// # Panics
     /// For more than two dimensions (use [`transpose`](Var::transpose) or
     /// [`permute`](Var::permute) to say which axes).
@@ -531,12 +533,14 @@ impl<'t, T: Real> Var<'t, T> {
             return Err(OpError::new(
                 "transpose",
                 &[&shape],
-                "t() transposes a matrix (1 or 2 dimensions); for more, say which axes with \
+                "t() transposes a matrix (0 to 2 dimensions); for more, say which axes with \
                  transpose(-2, -1) or permute",
             ));
         }
-        let j = shape.len().saturating_sub(1);
-        self.record1(Linalg::Transpose, TransposeOp { i: 0, j })
+        if shape.len() < 2 {
+            return Ok(self);
+        }
+        self.record1(Linalg::Transpose, TransposeOp { i: 0, j: 1 })
     }
 
     /// The value with axes `axis0` and `axis1` swapped (negative axes count from the end), as a
@@ -748,7 +752,7 @@ mod tests {
     use ndarray::{Array2, Array3};
 
     use crate::gradcheck::registry::sample;
-    use crate::{tensor, Tape};
+    use crate::{scalar, tensor, Tape};
 
     #[test]
     fn products_match_ndarray() {
@@ -797,6 +801,18 @@ mod tests {
         assert_eq!(gx[[1, 2]], 6.0);
         // Leaf gradients come back in row-major order even when they flowed through a view.
         assert_eq!(gx.as_slice().unwrap(), &[1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+    }
+
+    #[test]
+    fn a_scalar_or_a_vector_is_its_own_transpose() {
+        let tape = Tape::<f64>::new();
+        let s = tape.var(scalar(2.0));
+        let v = tape.var(tensor(&[3], vec![1.0, 2.0, 3.0]));
+        assert_eq!(s.t(), s);
+        assert_eq!(v.t(), v);
+        let g = tape.backward((s.t() * v.t()).sum());
+        assert_eq!(g.get(s).unwrap()[[]], 6.0);
+        assert_eq!(g.get(v).unwrap().as_slice().unwrap(), &[2.0, 2.0, 2.0]);
     }
 
     #[test]
