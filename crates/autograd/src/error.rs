@@ -54,6 +54,17 @@ pub enum BackwardError {
         /// The output's shape.
         output: Vec<usize>,
     },
+    /// A gradient was asked for as a variable ([`Tape::grad`](crate::Tape::grad)), but an op on
+    /// the way only computes its backward with tensors.
+    #[error(
+        "{op}: this op cannot be differentiated twice: it has no backward_vars (its backward \
+         computes tensors, not variables); implement Op::backward_vars to support \
+         Tape::grad, Hessian-vector products and forward mode"
+    )]
+    NotTwiceDifferentiable {
+        /// The op's name.
+        op: String,
+    },
     /// Anomaly detection found NaN or infinity (see [`crate::anomaly`]).
     #[error("{0}")]
     Anomaly(Box<crate::Anomaly>),

@@ -33,6 +33,8 @@
 pub mod anomaly;
 mod backward;
 mod error;
+pub mod functional;
+mod grad;
 pub mod grad_stats;
 pub mod gradcheck;
 mod inspect;
@@ -51,7 +53,7 @@ pub use backward::Gradients;
 pub use error::{BackwardError, OpError};
 pub use grad_stats::{GradStats, GradientReport};
 pub use inspect::NodeInfo;
-pub use op::{BackwardContext, Op};
+pub use op::{BackwardContext, Op, VarContext};
 pub use ops::conv::Conv2dOptions;
 pub use ops::loss::Reduce;
 pub use ops::OpKind;

@@ -23,8 +23,11 @@
 //! assert!(report.relative_difference < 1e-7);
 //! ```
 
+mod higher;
 pub mod nodes;
 pub mod registry;
+
+pub use higher::{gradgradcheck, jvpcheck, JvpReport};
 
 pub use nodes::{
     check_model, check_tape, NodeCheck, NodeCheckOptions, NodeMismatch, TapeCheckError,
@@ -186,6 +189,10 @@ pub enum GradcheckError {
     /// An op in the function rejected its inputs.
     #[error(transparent)]
     Op(#[from] OpError),
+    /// A gradient could not be taken as a variable (an op without
+    /// [`backward_vars`](crate::Op::backward_vars)), for a second-order or forward-mode check.
+    #[error(transparent)]
+    Backward(#[from] crate::BackwardError),
 }
 
 /// Checks the gradients of `f` at `inputs` against central finite differences.
@@ -256,8 +263,10 @@ where
 
     // The numerical side: each seed's projection of the output, at perturbed inputs.
     let eval = |perturbed: &[Tensor<f64>]| -> Result<Tensor<f64>, GradcheckError> {
-        let t = Tape::<f64>::inference();
-        let vs: Vec<Var<'_, f64>> = perturbed.iter().map(|x| t.constant(x.clone())).collect();
+        // A recording tape, so that a function that differentiates inside (a gradient of a
+        // gradient, as gradgradcheck checks) computes the same thing here as analytically.
+        let t = Tape::<f64>::new();
+        let vs: Vec<Var<'_, f64>> = perturbed.iter().map(|x| t.var(x.clone())).collect();
         Ok(f(&vs).value())
     };
     let project = |y: &Tensor<f64>, seed: &Tensor<f64>| -> f64 {

@@ -5,12 +5,12 @@
 //! with the kernels of [`kernels::softmax`](crate::kernels::softmax). All of them are
 //! computed in forms that give no NaN or infinity for finite inputs, however large.
 
-use super::{op_family, or_panic, resolve_axis};
+use super::{indicator, op_family, or_panic, resolve_axis};
 use crate::gradcheck::registry::{distinct, sample, sample_in, Case};
 use crate::kernels::elementwise::{map, map_slices, zip_with};
 use crate::kernels::math;
 use crate::kernels::softmax::{log_softmax, log_softmax_backward, softmax, softmax_backward};
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The activations.
@@ -69,6 +69,10 @@ impl<T: Real> Op<T> for ReluOp {
         });
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let active = ctx.output().with_value(|y| indicator(y, |y| y > T::zero()));
+        Some(vec![Some(ctx.grad_output() * ctx.constant(active))])
+    }
 }
 
 /// `y = a` for `a > 0`, `slope * a` otherwise; `dy/da = 1` for `a > 0`, `slope` otherwise.
@@ -96,6 +100,13 @@ impl<T: Real> Op<T> for LeakyReluOp<T> {
         });
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let slope = self.slope;
+        let factor = ctx
+            .input(0)
+            .with_value(|a| map(a, |a| if a > T::zero() { T::one() } else { slope }));
+        Some(vec![Some(ctx.grad_output() * ctx.constant(factor))])
+    }
 }
 
 /// `y = 1 / (1 + e^-a)`; `dy/da = y (1 - y)`.
@@ -113,6 +124,10 @@ impl<T: Real> Op<T> for SigmoidOp {
             g * y * (T::one() - y)
         });
         vec![Some(grad)]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let y = ctx.output();
+        Some(vec![Some(ctx.grad_output() * y * y.rsub_scalar(T::one()))])
     }
 }
 
@@ -135,6 +150,12 @@ impl<T: Real> Op<T> for TanhOp {
         });
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let y = ctx.output();
+        Some(vec![Some(
+            ctx.grad_output() * (y * y).rsub_scalar(T::one()),
+        )])
+    }
 }
 
 /// `y = ln(1 + e^a)`, computed as `max(a, 0) + ln(1 + e^-|a|)` so that large `a` cannot
@@ -151,6 +172,9 @@ impl<T: Real> Op<T> for SoftplusOp {
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         let grad = zip(ctx.grad_output(), ctx.input(0), |g, a| g * sigmoid(a));
         vec![Some(grad)]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(ctx.grad_output() * ctx.input(0).sigmoid())])
     }
 }
 
@@ -174,6 +198,11 @@ impl<T: Real> Op<T> for SoftmaxOp {
         let grad = softmax_backward(ctx.output(), ctx.grad_output(), self.resolved);
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (g, y) = (ctx.grad_output(), ctx.output());
+        let along = (g * y).sum_axes(&[self.resolved as isize], true);
+        Some(vec![Some(y * (g - along))])
+    }
 }
 
 /// `y_i = (a_i - m) - ln sum_j e^(a_j - m)` along an axis, `m` the maximum along it;
@@ -194,6 +223,11 @@ impl<T: Real> Op<T> for LogSoftmaxOp {
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         let grad = log_softmax_backward(ctx.output(), ctx.grad_output(), self.resolved);
         vec![Some(grad)]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (g, y) = (ctx.grad_output(), ctx.output());
+        let along = g.sum_axes(&[self.resolved as isize], true);
+        Some(vec![Some(g - y.exp() * along)])
     }
 }
 

@@ -5,10 +5,10 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::{op_family, or_panic};
+use super::{indicator, op_family, or_panic};
 use crate::gradcheck::registry::{positive, sample, Case};
 use crate::kernels::elementwise::{map, zip_with};
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The arithmetic ops.
@@ -87,6 +87,10 @@ impl<T: Real> Op<T> for AddOp {
         let g = ctx.grad_output();
         vec![Some(g.clone()), Some(g.clone())]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let g = ctx.grad_output();
+        Some(vec![Some(g), Some(g)])
+    }
 }
 
 /// `a - b`; `d/da = 1`, `d/db = -1`.
@@ -102,6 +106,10 @@ impl<T: Real> Op<T> for SubOp {
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         let g = ctx.grad_output();
         vec![Some(g.clone()), grad_if(ctx, 1, || map(g, |v| -v))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let g = ctx.grad_output();
+        Some(vec![Some(g), ctx.grad_if(1, || -g)])
     }
 }
 
@@ -121,6 +129,10 @@ impl<T: Real> Op<T> for MulOp {
             grad_if(ctx, 0, || zip(g, ctx.input(1), |g, b| g * b)),
             grad_if(ctx, 1, || zip(g, ctx.input(0), |g, a| g * a)),
         ]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (g, a, b) = (ctx.grad_output(), ctx.input(0), ctx.input(1));
+        Some(vec![ctx.grad_if(0, || g * b), ctx.grad_if(1, || g * a)])
     }
 }
 
@@ -145,6 +157,13 @@ impl<T: Real> Op<T> for DivOp {
             }),
         ]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (g, b, y) = (ctx.grad_output(), ctx.input(1), ctx.output());
+        Some(vec![
+            ctx.grad_if(0, || g / b),
+            ctx.grad_if(1, || -(g * y) / b),
+        ])
+    }
 }
 
 /// `-a`; `d/da = -1`.
@@ -159,6 +178,9 @@ impl<T: Real> Op<T> for NegOp {
     }
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         vec![Some(map(ctx.grad_output(), |g| -g))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(-ctx.grad_output())])
     }
 }
 
@@ -226,6 +248,20 @@ impl<T: Real> Op<T> for ScalarOp<T> {
         };
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (g, c) = (ctx.grad_output(), self.c);
+        let grad = match self.kind {
+            Arithmetic::AddScalar => g,
+            Arithmetic::MulScalar => g.mul_scalar(c),
+            Arithmetic::DivScalar => g.div_scalar(c),
+            Arithmetic::RSubScalar => -g,
+            Arithmetic::RDivScalar => -(g * ctx.output()) / ctx.input(0),
+            Arithmetic::PowScalar if c == T::zero() => g.mul_scalar(T::zero()),
+            Arithmetic::PowScalar => g * ctx.input(0).powf(c - T::one()).mul_scalar(c),
+            other => unreachable!("{} is not a scalar op", other.name()),
+        };
+        Some(vec![Some(grad)])
+    }
 }
 
 /// `a^b` elementwise; `d/da = b a^(b-1)`, `d/db = a^b ln a` (defined for `a > 0`).
@@ -257,6 +293,18 @@ impl<T: Real> Op<T> for PowOp {
             }),
         ]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (g, a, b, y) = (ctx.grad_output(), ctx.input(0), ctx.input(1), ctx.output());
+        Some(vec![
+            ctx.grad_if(0, || {
+                // b a^(b-1), taken as 0 where b = 0: there the exponent is 0 instead of -1,
+                // so that a = 0 gives 0 * 1 rather than 0 * inf.
+                let nonzero = ctx.constant(b.with_value(|b| indicator(b, |b| b != T::zero())));
+                g * b * a.pow(b - nonzero)
+            }),
+            ctx.grad_if(1, || g * y * a.ln()),
+        ])
+    }
 }
 
 /// `max(a, b)` or `min(a, b)` elementwise. The gradient goes to the operand that was picked;
@@ -276,11 +324,33 @@ impl<T: Real> Op<T> for PickOp {
         }
     }
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
-        let (g, a, b) = (ctx.grad_output(), ctx.input(0), ctx.input(1));
+        let g = ctx.grad_output();
+        let share = self.share(ctx.input(0), ctx.input(1));
+        vec![
+            grad_if(ctx, 0, || zip(g, &share, |g, s| g * s)),
+            grad_if(ctx, 1, || zip(g, &share, |g, s| g * (T::one() - s))),
+        ]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let g = ctx.grad_output();
+        let share = ctx
+            .input(0)
+            .with_value(|a| ctx.input(1).with_value(|b| self.share(a, b)));
+        let share = ctx.constant(share);
+        Some(vec![
+            ctx.grad_if(0, || g * share),
+            ctx.grad_if(1, || g * share.rsub_scalar(T::one())),
+        ])
+    }
+}
+
+impl PickOp {
+    /// The fraction of the gradient that goes to `a`, elementwise: 1 where `a` was picked, 0
+    /// where `b` was, one half on a tie.
+    fn share<T: Real>(&self, a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
         let half = T::lit(0.5);
         let first_wins = self.kind == Arithmetic::Maximum;
-        // share(a, b): the fraction of the gradient that goes to `a`.
-        let share = zip(a, b, |a, b| {
+        zip(a, b, |a, b| {
             if a == b {
                 half
             } else if (a > b) == first_wins {
@@ -288,11 +358,7 @@ impl<T: Real> Op<T> for PickOp {
             } else {
                 T::zero()
             }
-        });
-        vec![
-            grad_if(ctx, 0, || zip(g, &share, |g, s| g * s)),
-            grad_if(ctx, 1, || zip(g, &share, |g, s| g * (T::one() - s))),
-        ]
+        })
     }
 }
 

@@ -17,7 +17,7 @@ use crate::gradcheck::registry::{sample, Case};
 use crate::kernels::broadcast::broadcast_shape;
 use crate::kernels::elementwise::map;
 use crate::kernels::gemm::{matmul_into, product};
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The linear-algebra ops.
@@ -290,6 +290,41 @@ impl<T: Real> Op<T> for MatmulOp {
         });
         vec![da, db]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (a, b) = (ctx.input(0), ctx.input(1));
+        let (a_shape, b_shape) = (a.shape(), b.shape());
+        let (a_vec, b_vec) = (a_shape.len() == 1, b_shape.len() == 1);
+        // Vectors as a row and a column, and the gradient with their axes put back, so that
+        // every case is a (batched) product of matrices.
+        let a2 = if a_vec {
+            a.reshape(&[1, a_shape[0]])
+        } else {
+            a
+        };
+        let b2 = if b_vec {
+            b.reshape(&[b_shape[0], 1])
+        } else {
+            b
+        };
+        let mut g_shape = ctx.grad_output().shape();
+        if a_vec {
+            g_shape.insert(g_shape.len() - usize::from(!b_vec), 1);
+        }
+        if b_vec {
+            g_shape.push(1);
+        }
+        let g = ctx.grad_output().reshape(&g_shape);
+        Some(vec![
+            ctx.grad_if(0, || {
+                let da = g.matmul(b2.transpose(-2, -1));
+                da.sum_to(&a2.shape()).reshape(&a_shape)
+            }),
+            ctx.grad_if(1, || {
+                let db = a2.transpose(-2, -1).matmul(g);
+                db.sum_to(&b2.shape()).reshape(&b_shape)
+            }),
+        ])
+    }
 }
 
 /// `a · b = sum_i a_i b_i` of two vectors of the same length; `d/da = b`, `d/db = a`.
@@ -320,6 +355,13 @@ impl<T: Real> Op<T> for DotOp {
             ctx.needs_grad(0).then(|| map(ctx.input(1), |b| b * g)),
             ctx.needs_grad(1).then(|| map(ctx.input(0), |a| a * g)),
         ]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let g = ctx.grad_output();
+        Some(vec![
+            ctx.grad_if(0, || ctx.input(1) * g),
+            ctx.grad_if(1, || ctx.input(0) * g),
+        ])
     }
 }
 
@@ -376,6 +418,13 @@ impl<T: Real> Op<T> for OuterOp {
             ctx.needs_grad(1).then(|| times(g.t(), a, b.len())),
         ]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let g = ctx.grad_output();
+        Some(vec![
+            ctx.grad_if(0, || g.matmul(ctx.input(1))),
+            ctx.grad_if(1, || g.t().matmul(ctx.input(0))),
+        ])
+    }
 }
 
 /// A vector `[n]` as a column `[n, 1]`, in place.
@@ -406,6 +455,10 @@ impl<T: Real> Op<T> for TransposeOp {
         g.swap_axes(self.i, self.j);
         vec![Some(g)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let g = ctx.grad_output();
+        Some(vec![Some(g.transpose(self.i as isize, self.j as isize))])
+    }
 }
 
 /// Axes reordered: output axis `d` is input axis `perm[d]`, as a view of the input's buffer.
@@ -422,13 +475,26 @@ impl<T: Real> Op<T> for PermuteOp {
         Ok(x[0].clone().permuted_axes(IxDyn(&self.perm)))
     }
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
+        vec![Some(
+            ctx.grad_output()
+                .clone()
+                .permuted_axes(IxDyn(&self.inverse())),
+        )]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let inverse: Vec<isize> = self.inverse().iter().map(|&d| d as isize).collect();
+        Some(vec![Some(ctx.grad_output().permute(&inverse))])
+    }
+}
+
+impl PermuteOp {
+    /// The permutation that undoes this one.
+    fn inverse(&self) -> Vec<usize> {
         let mut inverse = vec![0; self.perm.len()];
         for (d, &p) in self.perm.iter().enumerate() {
             inverse[p] = d;
         }
-        vec![Some(
-            ctx.grad_output().clone().permuted_axes(IxDyn(&inverse)),
-        )]
+        inverse
     }
 }
 
@@ -723,7 +789,9 @@ pub(crate) fn gradcheck_cases(kind: Linalg) -> Vec<Case> {
         ],
         Linalg::Transpose => vec![
             single("t", &[2, 3], 61, |a| a.t()),
-            single("t", &[4], 62, |a| a.t()),
+            single("transpose(0, -1) of a vector", &[4], 62, |a| {
+                a.transpose(0, -1)
+            }),
             single("transpose(0, 2)", &[2, 3, 4], 63, |a| a.transpose(0, 2)),
             single("transpose(-1, -2)", &[2, 2, 3], 64, |a| a.transpose(-1, -2)),
             pair("t then elementwise", &[2, 3], &[3, 2], 65, |a, b| a.t() * b),

@@ -9,6 +9,7 @@ use crate::gradcheck::registry::Case;
 use crate::{OpError, Real, Var};
 
 pub mod activation;
+mod adjoint;
 pub mod arithmetic;
 pub mod conv;
 pub mod dropout;
@@ -131,6 +132,15 @@ impl std::fmt::Display for OpKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// 1 where `keep` holds for an element of `x`, 0 elsewhere: the masks that the
+/// `backward_vars` of piecewise ops multiply by, as constants.
+pub(crate) fn indicator<T: Real>(
+    x: &crate::Tensor<T>,
+    keep: impl Fn(T) -> bool + Sync,
+) -> crate::Tensor<T> {
+    crate::kernels::elementwise::map(x, |v| if keep(v) { T::one() } else { T::zero() })
 }
 
 /// Unwraps an op's result, panicking with its message at the caller's line.

@@ -16,7 +16,7 @@ use crate::gradcheck::registry::{distinct, sample, Case};
 use crate::kernels::reduce::{
     arg_extreme, expand_reduced, group_size, logsumexp, reduce, zip_reduced, Fold,
 };
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The reductions.
@@ -84,6 +84,17 @@ fn group_values<T: Real>(g: &Tensor<T>) -> std::borrow::Cow<'_, [T]> {
     }
 }
 
+/// A reduced value (or its gradient) repeated over the axes it was reduced along, back to the
+/// input's `shape`.
+fn expand_var<'t, T: Real>(g: Var<'t, T>, shape: &[usize], axes: &[usize]) -> Var<'t, T> {
+    let kept: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| if axes.contains(&i) { 1 } else { n })
+        .collect();
+    g.reshape(&kept).broadcast_to(shape)
+}
+
 /// Sum or mean over axes: `y = sum(x)` or `y = sum(x) / n` over each group of `n` elements;
 /// `dy/dx = 1` or `1/n` for every element of the group.
 struct SumOp {
@@ -123,6 +134,17 @@ impl<T: Real> Op<T> for SumOp {
         };
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let shape = ctx.input(0).shape();
+        let axes = &self.axes.resolved;
+        let grad = expand_var(ctx.grad_output(), &shape, axes);
+        Some(vec![Some(match self.kind {
+            Reduction::Mean | Reduction::MeanAxes => {
+                grad.div_scalar(T::from_usize_lossy(group_size(&shape, axes)))
+            }
+            _ => grad,
+        })])
+    }
 }
 
 /// Maximum or minimum over axes: `y = max(x)` over each group. The gradient goes to the
@@ -160,25 +182,41 @@ impl<T: Real> Op<T> for ExtremeOp {
         Ok(reduce(a, axes, fold, self.axes.keepdims))
     }
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
-        let x = ctx.input(0);
         let axes = &self.axes.resolved;
-        let y = group_values(ctx.output());
+        let (mask, ties) = self.picked(ctx.input(0), ctx.output());
         let g = group_values(ctx.grad_output());
-        let mask = zip_reduced(
-            x,
-            &y,
-            axes,
-            |x, y| {
-                if x == y {
-                    T::one()
-                } else {
-                    T::zero()
-                }
-            },
-        );
-        let ties = reduce(&mask, axes, Fold::Sum, false);
         let share: Vec<T> = g.iter().zip(ties.iter()).map(|(&g, &n)| g / n).collect();
         vec![Some(zip_reduced(&mask, &share, axes, |m, s| m * s))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let axes = &self.axes.resolved;
+        let share = ctx.input(0).with_value(|x| {
+            ctx.output().with_value(|y| {
+                let (mask, ties) = self.picked(x, y);
+                let inverse: Vec<T> = ties.iter().map(|&n| T::one() / n).collect();
+                zip_reduced(&mask, &inverse, axes, |m, s| m * s)
+            })
+        });
+        let shape = ctx.input(0).shape();
+        let grad = expand_var(ctx.grad_output(), &shape, axes);
+        Some(vec![Some(grad * ctx.constant(share))])
+    }
+}
+
+impl ExtremeOp {
+    /// 1 where an element of `x` is its group's extreme `y`, 0 elsewhere; and how many tie in
+    /// each group.
+    fn picked<T: Real>(&self, x: &Tensor<T>, y: &Tensor<T>) -> (Tensor<T>, Tensor<T>) {
+        let axes = &self.axes.resolved;
+        let mask = zip_reduced(x, &group_values(y), axes, |x, y| {
+            if x == y {
+                T::one()
+            } else {
+                T::zero()
+            }
+        });
+        let ties = reduce(&mask, axes, Fold::Sum, false);
+        (mask, ties)
     }
 }
 
@@ -209,6 +247,16 @@ impl<T: Real> Op<T> for LogSumExpOp {
             }
         });
         vec![Some(zip_reduced(&p, &g, axes, |p, g| p * g))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (x, axes) = (ctx.input(0), &self.axes.resolved);
+        let shape = x.shape();
+        // A group of -inf (fully masked) gets no gradient rather than NaN: its -inf is raised
+        // to the lowest finite value, so that exp(x - y) is exp(-inf) = 0 there.
+        let lowest = ctx.constant(crate::scalar(T::min_value()));
+        let y = expand_var(ctx.output().maximum(lowest), &shape, axes);
+        let g = expand_var(ctx.grad_output(), &shape, axes);
+        Some(vec![Some((x - y).exp() * g)])
     }
 }
 

@@ -10,9 +10,10 @@ use std::ops::{Bound, Range, RangeBounds};
 use ndarray::{ArrayD, ArrayViewD, Axis, Dimension, IxDyn, Slice, Zip};
 use smallvec::SmallVec;
 
+use super::adjoint::linear_backward_vars;
 use super::{op_family, or_panic, resolve_axis};
 use crate::gradcheck::registry::{sample, Case};
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The shape ops.
@@ -81,6 +82,9 @@ impl<T: Real> Op<T> for ReshapeOp {
         let shape = IxDyn(ctx.input(0).shape());
         vec![Some(reshape_tensor(ctx.grad_output(), &shape))]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(ctx.grad_output().reshape(&ctx.input(0).shape()))])
+    }
 }
 
 /// `x` repeated to a larger shape by numpy's broadcasting rules. The gradient is the incoming
@@ -113,6 +117,9 @@ impl<T: Real> Op<T> for BroadcastToOp {
     }
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         vec![Some(ctx.grad_output().clone())]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(ctx.grad_output())])
     }
 }
 
@@ -205,10 +212,19 @@ impl<T: Real> Op<T> for SliceOp {
         inner.assign(ctx.grad_output());
         vec![Some(dx.into_shared())]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let shape = ctx.input(0).shape();
+        let mut pads: SmallVec<[(usize, usize); 4]> = shape.iter().map(|_| (0, 0)).collect();
+        for &(axis, s, e) in &self.resolved {
+            pads[axis] = (s, shape[axis] - e);
+        }
+        Some(vec![Some(ctx.grad_output().pad(&pads, T::zero()))])
+    }
 }
 
 /// Entries along `axis` picked by index (repeats allowed): `y[.., j, ..] = x[.., idx[j], ..]`.
 /// The gradient scatter-adds: `dx[.., i, ..] = sum over j with idx[j] = i of g[.., j, ..]`.
+#[derive(Clone)]
 struct IndexSelectOp {
     axis: isize,
     resolved: usize,
@@ -259,11 +275,15 @@ impl<T: Real> Op<T> for IndexSelectOp {
         }
         vec![Some(dx.into_shared())]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        linear_backward_vars(self, ShapeOp::IndexSelect, ctx)
+    }
 }
 
 /// One entry per lane along `axis`: with the other axes in row-major order numbering the
 /// lanes, `y[lane] = x[lane][idx[lane]]` (for `[N, C]` and axis 1, `y[n] = x[n, idx[n]]`).
 /// The gradient puts `g[lane]` at `[lane][idx[lane]]` and zero elsewhere.
+#[derive(Clone)]
 struct GatherOp {
     axis: isize,
     resolved: usize,
@@ -340,6 +360,9 @@ impl<T: Real> Op<T> for GatherOp {
             }
         }
         vec![Some(dx.into_shared())]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        linear_backward_vars(self, ShapeOp::Gather, ctx)
     }
 }
 
@@ -438,6 +461,23 @@ impl<T: Real> Op<T> for ConcatOp {
             })
             .collect()
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let axis = self.resolved;
+        let mut start = 0;
+        Some(
+            ctx.inputs()
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let len = x.shape()[axis];
+                    start += len;
+                    ctx.grad_if(i, || {
+                        ctx.grad_output().narrow(axis as isize, start - len, len)
+                    })
+                })
+                .collect(),
+        )
+    }
 }
 
 /// Values of one shape joined along a new axis at position `axis` of the output. The gradient
@@ -495,6 +535,20 @@ impl<T: Real> Op<T> for StackOp {
             })
             .collect()
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let axis = self.resolved as isize;
+        Some(
+            ctx.inputs()
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    ctx.grad_if(i, || {
+                        ctx.grad_output().narrow(axis, i, 1).reshape(&x.shape())
+                    })
+                })
+                .collect(),
+        )
+    }
 }
 
 /// `x` with `before` and `after` entries of `value` added on each side of each axis. The
@@ -542,6 +596,16 @@ impl<T: Real> Op<T> for PadOp<T> {
             g.slice_axis_inplace(Axis(d), Slice::from(lo..lo + n));
         }
         vec![Some(g)]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let ranges: Vec<Range<usize>> = ctx
+            .input(0)
+            .shape()
+            .iter()
+            .zip(&self.pads)
+            .map(|(&n, &(lo, _))| lo..lo + n)
+            .collect();
+        Some(vec![Some(ctx.grad_output().slice(&ranges))])
     }
 }
 
@@ -635,6 +699,49 @@ impl<'t, T: Real> Var<'t, T> {
                 shape: IxDyn(shape),
             },
         )
+    }
+
+    /// The sum over the axes that broadcasting `shape` to this value's shape would repeat:
+    /// the adjoint of [`broadcast_to`](Var::broadcast_to), which undoes a broadcast in a
+    /// gradient.
+    ///
+    /// ```
+    /// use tapegrad_autograd::{tensor, Tape};
+    /// let tape = Tape::<f32>::new();
+    /// let g = tape.var(tensor(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// assert_eq!(g.sum_to(&[3]).value().as_slice().unwrap(), &[5.0, 7.0, 9.0]);
+    /// assert_eq!(g.sum_to(&[2, 1]).value().as_slice().unwrap(), &[6.0, 15.0]);
+    /// ```
+    #[track_caller]
+    pub fn sum_to(self, shape: &[usize]) -> Var<'t, T> {
+        or_panic(self.try_sum_to(shape))
+    }
+
+    /// Sums to `shape`, or returns an error if `shape` does not broadcast to this value's shape.
+    #[track_caller]
+    pub fn try_sum_to(self, shape: &[usize]) -> Result<Var<'t, T>, OpError> {
+        let from = self.shape();
+        if from == shape {
+            return Ok(self);
+        }
+        if !crate::kernels::broadcast::broadcasts_to(shape, &from) {
+            return Err(OpError::new(
+                "sum_to",
+                &[&from],
+                format!("{shape:?} does not broadcast to the value's shape"),
+            ));
+        }
+        let lead = from.len() - shape.len();
+        let axes: Vec<isize> = (0..from.len())
+            .filter(|&a| a < lead || (shape[a - lead] == 1 && from[a] != 1))
+            .map(|a| a as isize)
+            .collect();
+        let summed = if axes.is_empty() {
+            self
+        } else {
+            self.try_sum_axes(&axes, false)?
+        };
+        summed.try_reshape(shape)
     }
 
     /// `len` entries from `start` along `axis` (negative from the end), as a view.

@@ -3,10 +3,10 @@
 //! Each forward is one [`map`] over the input and each backward one [`zip_with`] of the
 //! incoming gradient with the input or the output, whichever gives the derivative directly.
 
-use super::{op_family, or_panic};
+use super::{indicator, op_family, or_panic};
 use crate::gradcheck::registry::{positive, sample, sample_in, Case};
 use crate::kernels::elementwise::{map, zip_with};
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The elementwise functions of one tensor.
@@ -44,6 +44,9 @@ impl<T: Real> Op<T> for ExpOp {
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         vec![Some(zip(ctx.grad_output(), ctx.output(), |g, y| g * y))]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(ctx.grad_output() * ctx.output())])
+    }
 }
 
 /// `y = ln a`; `dy/da = 1/a`.
@@ -58,6 +61,9 @@ impl<T: Real> Op<T> for LnOp {
     }
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         vec![Some(zip(ctx.grad_output(), ctx.input(0), |g, a| g / a))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(ctx.grad_output() / ctx.input(0))])
     }
 }
 
@@ -75,6 +81,10 @@ impl<T: Real> Op<T> for SqrtOp {
         vec![Some(zip(ctx.grad_output(), ctx.output(), |g, y| {
             g / (y + y)
         }))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let y = ctx.output();
+        Some(vec![Some(ctx.grad_output() / (y + y))])
     }
 }
 
@@ -101,6 +111,20 @@ impl<T: Real> Op<T> for AbsOp {
         });
         vec![Some(grad)]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let sign = ctx.input(0).with_value(|a| {
+            map(a, |a| {
+                if a > T::zero() {
+                    T::one()
+                } else if a < T::zero() {
+                    -T::one()
+                } else {
+                    T::zero()
+                }
+            })
+        });
+        Some(vec![Some(ctx.grad_output() * ctx.constant(sign))])
+    }
 }
 
 /// `y = a^2`; `dy/da = 2a`.
@@ -117,6 +141,10 @@ impl<T: Real> Op<T> for SquareOp {
         vec![Some(zip(ctx.grad_output(), ctx.input(0), |g, a| {
             g * (a + a)
         }))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let a = ctx.input(0);
+        Some(vec![Some(ctx.grad_output() * (a + a))])
     }
 }
 
@@ -165,6 +193,13 @@ impl<T: Real> Op<T> for ClampOp<T> {
             }
         });
         vec![Some(grad)]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (lo, hi) = (self.lo, self.hi);
+        let inside = ctx
+            .input(0)
+            .with_value(|a| indicator(a, |a| a > lo && a < hi));
+        Some(vec![Some(ctx.grad_output() * ctx.constant(inside))])
     }
 }
 
