@@ -106,9 +106,13 @@ impl PartFile for Vec<u8> {
 /// What a response asks of the part file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Plan {
-    /// Keep the first `start` bytes and append the body; the whole file has `total` bytes
-    /// when the server said so.
-    Write { start: u64, total: Option<u64> },
+    /// Keep the first `start` bytes and append the body, which ends before byte `end` of the
+    /// file; the whole file has `total` bytes. Each is known when the server said so.
+    Write {
+        start: u64,
+        end: Option<u64>,
+        total: Option<u64>,
+    },
     /// The bytes kept are already the whole file.
     Complete,
 }
@@ -138,9 +142,9 @@ pub(crate) fn receive_with_progress(
     part: &mut dyn PartFile,
     bar: &ProgressBar,
 ) -> Result<(), TransferFailure> {
-    let (start, total) = match plan(head, have)? {
+    let (start, end, total) = match plan(head, have)? {
         Plan::Complete => return Ok(()),
-        Plan::Write { start, total } => (start, total),
+        Plan::Write { start, end, total } => (start, end, total),
     };
     let cannot_write = |e: std::io::Error| TransferFailure::NextMirror(format!("cannot write {e}"));
     part.keep_first(start).map_err(cannot_write)?;
@@ -160,9 +164,10 @@ pub(crate) fn receive_with_progress(
                 bar.set_position(got);
                 // A server that sends more than it announced is sending something else: stop
                 // before it fills the disk.
-                if let Some(total) = total.filter(|&t| got > t) {
+                if let Some(end) = end.filter(|&e| got > e) {
                     return Err(TransferFailure::Restart(format!(
-                        "the server sent more than the {total} bytes it announced; restarting"
+                        "the server sent more than the {} bytes it announced; restarting",
+                        end - start
                     )));
                 }
             }
@@ -174,9 +179,10 @@ pub(crate) fn receive_with_progress(
             }
         }
     }
-    match total {
-        Some(total) if got < total => Err(TransferFailure::Retry(format!(
-            "transfer ended after {got} of {total} bytes; will resume"
+    // A body that stopped early, or a range that was not the rest of the file: resume.
+    match end.max(total) {
+        Some(whole) if got < whole => Err(TransferFailure::Retry(format!(
+            "transfer ended after {got} of {whole} bytes; will resume"
         ))),
         _ => Ok(()),
     }
@@ -195,10 +201,14 @@ fn plan(head: &ResponseHead, have: u64) -> Result<Plan, TransferFailure> {
         }),
     };
     match status {
-        200 => Ok(Plan::Write {
-            start: 0,
-            total: length()?,
-        }),
+        200 => {
+            let length = length()?;
+            Ok(Plan::Write {
+                start: 0,
+                end: length,
+                total: length,
+            })
+        }
         206 => {
             let restart = |why: String| TransferFailure::Restart(format!("{why}; restarting"));
             let Some(range) = head.content_range.as_deref().and_then(content_range) else {
@@ -223,7 +233,8 @@ fn plan(head: &ResponseHead, have: u64) -> Result<Plan, TransferFailure> {
             }
             Ok(Plan::Write {
                 start: have,
-                total: Some(range.total.unwrap_or(range.end + 1)),
+                end: Some(range.end + 1),
+                total: range.total,
             })
         }
         // The range starts at or past the end: what we have may already be complete.
@@ -335,6 +346,24 @@ mod tests {
         let mut part = Vec::new();
         let err = receive(&head(200, Some("2"), None), 0, &mut &b"abc"[..], &mut part).unwrap_err();
         assert!(matches!(err, TransferFailure::Restart(_)), "{err:?}");
+        // Without a Content-Length the range says where the body ends.
+        let err = receive(
+            &head(206, None, Some("bytes 0-1/5")),
+            0,
+            &mut &b"abcde"[..],
+            &mut part,
+        )
+        .unwrap_err();
+        assert!(matches!(err, TransferFailure::Restart(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_range_short_of_the_end_resumes() {
+        let mut part = b"01".to_vec();
+        let head = head(206, None, Some("bytes 2-3/6"));
+        let err = receive(&head, 2, &mut &b"23"[..], &mut part).unwrap_err();
+        assert!(matches!(err, TransferFailure::Retry(_)), "{err:?}");
+        assert_eq!(part, b"0123");
     }
 
     #[test]
