@@ -13,6 +13,12 @@ use tapegrad_nn::io::decode;
 use tapegrad_nn::layer::{Linear, Sequential};
 use tapegrad_nn::optim::{Adam, Optimizer};
 
+mod http_response;
+mod weights;
+
+pub use http_response::download_response;
+pub use weights::weights;
+
 /// A file of this process and thread for loaders that read from a path.
 fn scratch_file(tag: &str) -> PathBuf {
     let thread = format!("{:?}", std::thread::current().id());

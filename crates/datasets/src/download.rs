@@ -14,6 +14,9 @@
 //!
 //! When every mirror fails, [`DownloadError::AllMirrorsFailed`] lists each URL with its
 //! failure and the exact path where the file can be put by hand.
+//!
+//! What is done with each response (steps 2 and 3) is [`receive`], a function of the status,
+//! the headers and the body alone, testable without a network.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -24,6 +27,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cache::{self, commit};
 use crate::error::{Attempt, DatasetError, DownloadError, Result};
+
+mod response;
+
+use response::receive_with_progress;
+pub use response::{receive, PartFile, ResponseHead, TransferFailure};
 
 /// How a downloaded (or present) file is checked.
 #[derive(Clone, Copy, Debug)]
@@ -265,14 +273,6 @@ impl DataSource {
     }
 }
 
-/// Outcome of one transfer try that did not complete.
-enum Failure {
-    /// Worth trying the same URL again (broken transfer, 5xx, timeout).
-    Retry(String),
-    /// Not worth retrying this URL (404, 403, bad URL).
-    NextMirror(String),
-}
-
 fn agent(opts: &DownloadOptions) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -314,18 +314,18 @@ pub fn download(
             let resumed_from = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
             match transfer(&agent, url, name, &part, opts) {
                 Ok(()) => {}
-                Err(Failure::NextMirror(e)) => {
+                Err(failure) => {
                     attempts.push(Attempt {
                         url: url.clone(),
-                        error: e,
+                        error: failure.message().to_string(),
                     });
-                    break;
-                }
-                Err(Failure::Retry(e)) => {
-                    attempts.push(Attempt {
-                        url: url.clone(),
-                        error: e,
-                    });
+                    match failure {
+                        TransferFailure::NextMirror(_) => break,
+                        TransferFailure::Restart(_) => {
+                            let _ = fs::remove_file(&part);
+                        }
+                        TransferFailure::Retry(_) => {}
+                    }
                     if tries < budget {
                         std::thread::sleep(opts.retry_delay * 2u32.saturating_pow(tries - 1));
                     }
@@ -365,74 +365,40 @@ pub fn download(
     })
 }
 
-/// Parses `Content-Range: bytes START-END/TOTAL`; returns (START, TOTAL if known).
-fn content_range(v: &str) -> Option<(u64, Option<u64>)> {
-    let rest = v.trim().strip_prefix("bytes")?.trim_start();
-    let (range, total) = rest.split_once('/')?;
-    let (start, _end) = range.split_once('-')?;
-    Some((start.trim().parse().ok()?, total.trim().parse().ok()))
-}
-
+/// One request for `url`, resuming from what `part` holds; the response goes through
+/// [`receive`].
 fn transfer(
     agent: &ureq::Agent,
     url: &str,
     name: &str,
     part: &Path,
     opts: &DownloadOptions,
-) -> std::result::Result<(), Failure> {
+) -> std::result::Result<(), TransferFailure> {
     let have = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let mut req = agent.get(url);
     if have > 0 {
         req = req.header("Range", format!("bytes={have}-"));
     }
     let resp = req.call().map_err(|e| match e {
-        ureq::Error::BadUri(_) | ureq::Error::HostNotFound => Failure::NextMirror(e.to_string()),
-        _ => Failure::Retry(e.to_string()),
+        ureq::Error::BadUri(_) | ureq::Error::HostNotFound => {
+            TransferFailure::NextMirror(e.to_string())
+        }
+        _ => TransferFailure::Retry(e.to_string()),
     })?;
-    let status = resp.status().as_u16();
     let header = |k: &str| {
         resp.headers()
             .get(k)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let length = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    let (start, total) = match status {
-        200 => (0, length),
-        206 => {
-            let Some((start, total)) = header("content-range").as_deref().and_then(content_range)
-            else {
-                let _ = fs::remove_file(part);
-                return Err(Failure::Retry(
-                    "partial response without a valid Content-Range; restarting".into(),
-                ));
-            };
-            if start != have {
-                let _ = fs::remove_file(part);
-                return Err(Failure::Retry(format!(
-                    "server resumed at byte {start} instead of {have}; restarting"
-                )));
-            }
-            (start, total.or(length.map(|l| l + start)))
-        }
-        // The range starts at or past the end: what we have may already be complete.
-        416 if have > 0 => return Ok(()),
-        408 | 429 | 500..=599 => return Err(Failure::Retry(format!("HTTP {status}"))),
-        _ => return Err(Failure::NextMirror(format!("HTTP {status}"))),
+    let head = ResponseHead {
+        status: resp.status().as_u16(),
+        content_length: header("content-length"),
+        content_range: header("content-range"),
     };
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(part)
-        .map_err(|e| Failure::NextMirror(format!("cannot write {}: {e}", part.display())))?;
-    // 200 means the server sent the whole file (it may ignore Range): start over.
-    file.set_len(start)
-        .and_then(|_| file.seek(SeekFrom::Start(start)).map(|_| ()))
-        .map_err(|e| Failure::NextMirror(format!("cannot write {}: {e}", part.display())))?;
 
     let bar = if opts.progress {
-        ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr())
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
@@ -444,45 +410,63 @@ fn transfer(
         .progress_chars("=> "),
     );
     bar.set_message(name.to_string());
-    bar.set_position(start);
 
-    let mut body = resp.into_body().into_reader();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut got = start;
-    let outcome = loop {
-        match body.read(&mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                if let Err(e) = file.write_all(&buf[..n]) {
-                    break Err(Failure::NextMirror(format!(
-                        "cannot write {}: {e}",
-                        part.display()
-                    )));
-                }
-                got += n as u64;
-                bar.set_position(got);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                break Err(Failure::Retry(format!(
-                    "transfer broken after {got} bytes ({e}); will resume"
-                )))
-            }
-        }
+    let mut file = PartOnDisk {
+        path: part,
+        file: None,
     };
-    // Keep what arrived (flushed) so that the next try resumes from it.
-    let synced = file.sync_all();
+    let mut body = resp.into_body().into_reader();
+    let outcome = receive_with_progress(&head, have, &mut body, &mut file, &bar);
     bar.finish_and_clear();
+    // Keep what arrived (flushed) so that the next try resumes from it.
+    let synced = file.file.map_or(Ok(()), |f| f.sync_all());
     outcome?;
-    synced.map_err(|e| Failure::NextMirror(format!("cannot write {}: {e}", part.display())))?;
-    if let Some(total) = total {
-        if got != total {
-            return Err(Failure::Retry(format!(
-                "transfer ended after {got} of {total} bytes; will resume"
-            )));
+    synced.map_err(|e| TransferFailure::NextMirror(format!("cannot write {}: {e}", part.display())))
+}
+
+/// The `.part` file, opened on first use: a response that is refused leaves none behind.
+struct PartOnDisk<'a> {
+    path: &'a Path,
+    file: Option<File>,
+}
+
+impl PartOnDisk<'_> {
+    fn file(&mut self) -> std::io::Result<&mut File> {
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(false)
+                .open(self.path)?;
+            self.file = Some(f);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
+    }
+}
+
+impl Write for PartOnDisk<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let path = self.path.display().to_string();
+        self.file()?
+            .write(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
         }
     }
-    Ok(())
+}
+
+impl PartFile for PartOnDisk<'_> {
+    fn keep_first(&mut self, len: u64) -> std::io::Result<()> {
+        let path = self.path.display().to_string();
+        self.file()?
+            .keep_first(len)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))
+    }
 }
 
 /// Turns a present-but-wrong file into the error that tells the user what to do.
@@ -498,14 +482,6 @@ pub(crate) fn verify_present(path: &Path, check: &Check) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_content_range() {
-        assert_eq!(content_range("bytes 100-199/200"), Some((100, Some(200))));
-        assert_eq!(content_range("bytes 5-9/*"), Some((5, None)));
-        assert_eq!(content_range("items 1-2/3"), None);
-        assert_eq!(content_range("bytes */200"), None);
-    }
 
     #[test]
     fn mirror_urls_get_the_file_name() {
