@@ -96,7 +96,7 @@ impl Gen<'_, '_> {
 
     pub(super) fn unary(&mut self, k: UnaryKind) -> Option<usize> {
         let a = match k {
-            UnaryKind::T => self.ranked_operand(1, 2),
+            UnaryKind::T => self.ranked_operand(0, 2),
             UnaryKind::Flatten => self.ranked_operand(1, 4),
             _ => self.any_operand(),
         };

@@ -24,7 +24,8 @@ fn venv() -> PathBuf {
 }
 
 /// The Python interpreter to run JAX with: `$TAPEGRAD_JAX_PYTHON`, else the virtual
-/// environment's. Panics, saying how to install it, when there is none: the comparison never
+/// environment's, which is created on first use (the README's test command is all the set-up
+/// the tests need). Panics, saying how to install it, when that fails: the comparison never
 /// skips.
 pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("TAPEGRAD_JAX_PYTHON").filter(|v| !v.is_empty()) {
@@ -32,6 +33,14 @@ pub fn python() -> PathBuf {
     }
     let venv = venv();
     let python = venv.join("bin").join("python");
+    if !python.exists() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/differential-setup");
+        eprintln!("differential: creating the JAX environment at {}", venv.display());
+        let status = Command::new("bash").arg(&script).env("TAPEGRAD_JAX_VENV", &venv).status();
+        if !matches!(status, Ok(s) if s.success()) {
+            panic!("`{SETUP}` failed ({status:?}); see its output above");
+        }
+    }
     assert!(
         python.exists(),
         "no Python with JAX for the differential test: {} does not exist. Create it from the \
