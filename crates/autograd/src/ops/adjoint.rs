@@ -53,18 +53,33 @@ pub(crate) fn linear_backward_vars<'t, T: Real, O: Op<T> + Clone>(
     kind: impl Into<OpKind>,
     ctx: &VarContext<'_, 't, T>,
 ) -> Option<Vec<Option<Var<'t, T>>>> {
-    let kind = kind.into();
-    let g = ctx.grad_output();
+    let grad = record_adjoint(
+        op.clone(),
+        kind.into(),
+        ctx.input(0).value(),
+        ctx.output().value(),
+        ctx.grad_output(),
+    );
+    Some(vec![Some(grad)])
+}
+
+/// `Lᵀ g` for the linear op `op` of kind `kind`, which maps values shaped like `input` to
+/// values shaped like `output` (only their shapes matter).
+pub(crate) fn record_adjoint<'t, T: Real, O: Op<T> + Clone>(
+    op: O,
+    kind: OpKind,
+    input: Tensor<T>,
+    output: Tensor<T>,
+    g: Var<'t, T>,
+) -> Var<'t, T> {
     let adjoint = Adjoint {
-        op: op.clone(),
+        op,
         kind,
         name: format!("{}_adjoint", kind.name()),
-        input: ctx.input(0).value(),
-        output: ctx.output().value(),
+        input,
+        output,
     };
-    let grad = g
-        .tape()
+    g.tape()
         .record(adjoint, None, &[g])
-        .expect("the gradient has the op's output shape");
-    Some(vec![Some(grad)])
+        .expect("the gradient has the op's output shape")
 }

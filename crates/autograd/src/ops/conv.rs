@@ -32,7 +32,7 @@ use crate::kernels::gemm::gemm;
 use crate::kernels::im2col::{col2im_add, im2col, Conv2dGeometry};
 use crate::kernels::layout::standard_elements;
 use crate::tensor::tensor;
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// Convolution and pooling.
@@ -606,6 +606,21 @@ impl<T: Real> Op<T> for MaxPool2dOp {
         });
         vec![Some(tensor(shape, dx))]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let shape = ctx.input(0).shape();
+        let plane = shape[2] * shape[3];
+        let g = ctx.grad_output();
+        let per_plane = g.len() / (shape[0] * shape[1]).max(1);
+        let indices = self
+            .argmax
+            .iter()
+            .enumerate()
+            .map(|(k, &a)| k / per_plane.max(1) * plane + a as usize)
+            .collect();
+        let len = shape.iter().product();
+        let dx = super::shape::scatter_add(g.reshape(&[g.len()]), indices, len);
+        Some(vec![Some(dx.reshape(&shape))])
+    }
 }
 
 /// 2-d average pooling:
@@ -613,6 +628,7 @@ impl<T: Real> Op<T> for MaxPool2dOp {
 ///
 /// The derivative is `1/(kh kw)` for every input in the window, so backward spreads each
 /// output's gradient evenly over its window (overlapping windows add up).
+#[derive(Clone)]
 struct AvgPool2dOp {
     window: Window,
 }
@@ -678,6 +694,9 @@ impl<T: Real> Op<T> for AvgPool2dOp {
             }
         });
         vec![Some(tensor(shape, dx))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        super::adjoint::linear_backward_vars(self, Conv::AvgPool2d, ctx)
     }
 }
 

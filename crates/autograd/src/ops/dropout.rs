@@ -11,7 +11,7 @@ use crate::kernels::broadcast::broadcast_shape;
 use crate::kernels::elementwise::zip_with;
 use crate::random::{NumpyRandomState, RandomStream, SplitMix64};
 use crate::tensor::tensor;
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// Regularization ops.
@@ -46,6 +46,12 @@ impl<T: Real> Op<T> for DropoutOp<T> {
         let g = zip_with(ctx.grad_output(), &self.keep_flags, |g, m| g * m / q);
         vec![Some(g.expect("mask drawn in x's shape"))]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let flags = ctx.constant(self.keep_flags.clone());
+        Some(vec![Some(
+            (ctx.grad_output() * flags).div_scalar(self.keep),
+        )])
+    }
 }
 
 /// `y = x * mask` for a fixed mask (broadcast to `x`'s shape); `dy/dx = mask`.
@@ -72,6 +78,11 @@ impl<T: Real> Op<T> for MaskOp<T> {
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         let g = zip_with(ctx.grad_output(), &self.mask, |g, m| g * m);
         vec![Some(g.expect("checked in forward"))]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        Some(vec![Some(
+            ctx.grad_output() * ctx.constant(self.mask.clone()),
+        )])
     }
 }
 

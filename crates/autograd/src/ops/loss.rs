@@ -13,7 +13,7 @@ use crate::gradcheck::registry::{sample, sample_in, Case};
 use crate::kernels::elementwise::{zip_with, PARALLEL_MIN_LEN};
 use crate::kernels::reduce::{logsumexp, pairwise_sum};
 use crate::tensor::{scalar, tensor};
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// The fused losses.
@@ -186,6 +186,19 @@ impl<T: Real> Op<T> for SoftmaxCrossEntropyOp<T> {
         });
         vec![dz, dt]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (z, t) = (ctx.input(0), ctx.input(1));
+        let g = ctx
+            .grad_output()
+            .mul_scalar(self.reduce.scale::<T>(self.rows));
+        Some(vec![
+            ctx.grad_if(0, || {
+                let total = t.sum_axes(&[-1], true);
+                g * (total * z.softmax(-1) - t)
+            }),
+            ctx.grad_if(1, || -(g * z.log_softmax(-1))),
+        ])
+    }
 }
 
 /// Softmax cross-entropy from logits `z` `[N, C]` against integer labels `y` (`N` of them):
@@ -252,6 +265,20 @@ impl<T: Real> Op<T> for SoftmaxCrossEntropyLabelsOp<T> {
         });
         vec![Some(tensor(z.shape(), data))]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let z = ctx.input(0);
+        let shape = z.shape();
+        let c = *shape.last().expect("logits have a class axis");
+        let mut one_hot = vec![T::zero(); self.labels.len() * c];
+        for (i, &y) in self.labels.iter().enumerate() {
+            one_hot[i * c + y] = T::one();
+        }
+        let one_hot = ctx.constant(tensor(&shape, one_hot));
+        let g = ctx
+            .grad_output()
+            .mul_scalar(self.reduce.scale::<T>(self.labels.len()));
+        Some(vec![Some(g * (z.softmax(-1) - one_hot))])
+    }
 }
 
 fn same_shape(op: &str, a: &Tensor<impl Real>, b: &Tensor<impl Real>) -> Result<(), OpError> {
@@ -313,6 +340,16 @@ impl<T: Real> Op<T> for BceWithLogitsOp {
             .then(|| crate::kernels::elementwise::map(z, |z| -g * z));
         vec![dz, dt]
     }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (z, t) = (ctx.input(0), ctx.input(1));
+        let g = ctx
+            .grad_output()
+            .mul_scalar(self.reduce.scale::<T>(z.len()));
+        Some(vec![
+            ctx.grad_if(0, || g * (z.sigmoid() - t)),
+            ctx.grad_if(1, || -(g * z)),
+        ])
+    }
 }
 
 /// Squared error between a prediction `p` and a target `t` of the same shape:
@@ -342,6 +379,14 @@ impl<T: Real> Op<T> for MseOp {
             .needs_grad(1)
             .then(|| crate::kernels::elementwise::map(&dp, |d| -d));
         vec![ctx.needs_grad(0).then_some(dp), dt]
+    }
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (p, t) = (ctx.input(0), ctx.input(1));
+        let g2 = ctx
+            .grad_output()
+            .mul_scalar(T::lit(2.0) * self.reduce.scale::<T>(p.len()));
+        let dp = g2 * (p - t);
+        Some(vec![ctx.grad_if(0, || dp), ctx.grad_if(1, || -dp)])
     }
 }
 

@@ -280,6 +280,29 @@ impl<T: Real> Op<T> for IndexSelectOp {
     }
 }
 
+/// `g` (a vector) added into a vector of `len` zeros at `indices` (`out[indices[j]] += g[j]`),
+/// recorded as the adjoint of picking `indices`: the gradient of ops that route each output to
+/// one input, such as max pooling.
+pub(crate) fn scatter_add<'t, T: Real>(
+    g: Var<'t, T>,
+    indices: Vec<usize>,
+    len: usize,
+) -> Var<'t, T> {
+    let pick = IndexSelectOp {
+        axis: 0,
+        resolved: 0,
+        indices,
+    };
+    let g_value = g.value();
+    super::adjoint::record_adjoint(
+        pick,
+        ShapeOp::IndexSelect.into(),
+        crate::zeros(&[len]),
+        g_value,
+        g,
+    )
+}
+
 /// One entry per lane along `axis`: with the other axes in row-major order numbering the
 /// lanes, `y[lane] = x[lane][idx[lane]]` (for `[N, C]` and axis 1, `y[n] = x[n, idx[n]]`).
 /// The gradient puts `g[lane]` at `[lane][idx[lane]]` and zero elsewhere.
