@@ -1,12 +1,31 @@
-//! Typed errors of everything that touches files or saved state.
+//! Typed errors of everything that touches files, saved state or user data.
 //!
 //! Programmer errors (a layer given the wrong shape, a model used before `compile`) panic with a
 //! message instead; these errors are for what a correct program can still meet at run time: a
-//! missing or damaged file, a file saved from another model.
+//! missing or damaged file, a file saved from another model, data that does not fit the model.
 
 use std::path::PathBuf;
 
 use thiserror::Error;
+
+use crate::targets::TargetsShape;
+
+/// Outputs and targets that a loss or a metric cannot compare.
+///
+/// The built-in losses and metrics never broadcast one against the other; the rules are in
+/// [`targets`](crate::targets).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{by}: outputs of shape {outputs:?} against {targets}: {expected}")]
+pub struct TargetsError {
+    /// The loss or metric (`"BinaryCrossentropy"`, `"accuracy"`).
+    pub by: String,
+    /// The outputs' shape.
+    pub outputs: Vec<usize>,
+    /// What the targets look like.
+    pub targets: TargetsShape,
+    /// What was expected, in words.
+    pub expected: String,
+}
 
 /// A tensor whose shape in a file differs from the model's.
 #[derive(Clone, Debug, PartialEq, Eq)]
