@@ -293,9 +293,80 @@ pub enum PlotError {
     },
 }
 
-/// Why training stopped with an error.
+/// Data that does not fit the model, found by [`Model::fit`](crate::model::Model::fit),
+/// [`evaluate`](crate::model::Model::evaluate) or [`predict`](crate::model::Model::predict)
+/// before they changed anything.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum DataError {
+    /// The inputs and the targets have different numbers of rows.
+    #[error(
+        "Model::{call}: {} input rows (inputs of shape {shape:?}) but {targets} targets; inputs \
+         and targets need one row per sample",
+        shape.first().copied().unwrap_or(0)
+    )]
+    Lengths {
+        /// What was called (`"fit"`, `"fit (validation data)"`, `"evaluate"`).
+        call: &'static str,
+        /// The inputs' shape.
+        shape: Vec<usize>,
+        /// The number of targets.
+        targets: usize,
+    },
+    /// The model cannot take inputs of this shape (its layer said why).
+    #[error("Model::{call}: the model cannot take inputs of shape {shape:?}: {message}")]
+    Input {
+        /// What was called.
+        call: &'static str,
+        /// The inputs' shape.
+        shape: Vec<usize>,
+        /// What the layer that refused them said.
+        message: String,
+    },
+    /// The loss or a metric cannot compare the model's outputs with the targets.
+    #[error("Model::{call}: {source}")]
+    Targets {
+        /// What was called.
+        call: &'static str,
+        /// What the loss or metric said.
+        #[source]
+        source: TargetsError,
+    },
+}
+
+/// What a panic in `call` left behind: the state the model was put back to.
+fn after_panic(call: &str, epoch: &Option<usize>) -> String {
+    match epoch {
+        Some(done) => format!(
+            "the model was put back as it was when the failing epoch began ({done} epochs done: \
+             weights, optimizer state, random streams and history); fix the cause and call \
+             {call} again to carry on"
+        ),
+        None => "the model's weights are unchanged".to_string(),
+    }
+}
+
+/// Why [`Model::fit`](crate::model::Model::fit),
+/// [`evaluate`](crate::model::Model::evaluate) or [`predict`](crate::model::Model::predict)
+/// stopped with an error.
 #[derive(Debug, Error)]
 pub enum FitError {
+    /// The data does not fit the model; nothing was changed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Something panicked while the model ran (a layer, the loss, a metric, a callback); the
+    /// panic was caught on the thread that ran the work and is reported here instead.
+    #[error(
+        "Model::{call} stopped on a panic: {message}; {}",
+        after_panic(call, epoch)
+    )]
+    Panicked {
+        /// What was called (`"fit"`, `"evaluate"`, `"predict"`).
+        call: &'static str,
+        /// For `fit`: the epochs done in the state the model was put back to.
+        epoch: Option<usize>,
+        /// The panic's message.
+        message: String,
+    },
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

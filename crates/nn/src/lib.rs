@@ -39,7 +39,7 @@
 //! );
 //! model.compile(CategoricalCrossentropy::new(), RmsProp::default(), vec![accuracy_metric()]);
 //! let history = model.fit(&x, labels.clone(), FitOptions::new(3, 2).verbosity(0))?;
-//! let logs = model.evaluate(&x, labels, 32);
+//! let logs = model.evaluate(&x, labels, 32)?;
 //! assert_eq!(history.epochs(), 3);
 //! assert!(logs.get("accuracy").is_some());
 //! # Ok::<(), tapegrad_nn::error::FitError>(())
