@@ -102,6 +102,13 @@ fn describe_mismatch(
     parts.join("; ")
 }
 
+fn damaged_part(tensor: &Option<String>) -> String {
+    match tensor {
+        Some(name) => format!("the data of tensor '{name}'"),
+        None => "the header (the metadata and the tensors' names, types and shapes)".to_string(),
+    }
+}
+
 /// Why weights could not be saved or loaded.
 #[derive(Debug, Error)]
 pub enum WeightsError {
@@ -126,6 +133,21 @@ pub enum WeightsError {
         path: PathBuf,
         /// What the parser said.
         message: String,
+    },
+    /// The file's bytes changed after it was written: a tensor's data (or the header) does
+    /// not match the SHA-256 digest saved with it. Nothing was loaded.
+    #[error(
+        "'{path}' is damaged: {} does not match the SHA-256 digest saved with it in the file, \
+         so its bytes changed after the file was written (a disk, copy or download error). \
+         Nothing was loaded. Use another copy of the file (a backup, the checkpoint before \
+         it) or save it again",
+        damaged_part(tensor)
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The damaged tensor, or `None` for the header (metadata, names, types, shapes).
+        tensor: Option<String>,
     },
     /// The file's tensors do not fit the model. Nothing was loaded.
     #[error(

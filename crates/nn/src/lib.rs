@@ -72,6 +72,7 @@ pub use tapegrad_autograd as autograd;
 pub mod callback;
 pub mod checkpoint;
 pub mod diagnostics;
+mod digest;
 pub mod error;
 pub mod ewma;
 pub mod history;
