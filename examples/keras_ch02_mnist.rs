@@ -128,7 +128,7 @@ pub fn run(opts: &Options) -> Result<Report, Box<dyn Error>> {
         train.y.clone(),
         FitOptions::new(opts.epochs, 128).verbosity(opts.verbose),
     )?;
-    let logs = network.evaluate(&test.x, test.y.clone(), 128);
+    let logs = network.evaluate(&test.x, test.y.clone(), 128)?;
     let test_loss = logs.get("loss").expect("evaluate reports the loss");
     let test_acc = logs.get("accuracy").expect("compiled with accuracy");
     println!("test_loss: {test_loss:.4}");

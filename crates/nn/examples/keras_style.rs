@@ -57,14 +57,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .validation_split(0.2)
             .callback(EarlyStopping::new("val_loss", 2).restore_best_weights(true)),
     )?;
-    let logs = model.evaluate(&test_x, test_y.clone(), 256);
+    let logs = model.evaluate(&test_x, test_y.clone(), 256)?;
     println!(
         "test loss {:.4}, test accuracy {:.4}",
         logs.get("loss").unwrap_or(f64::NAN),
         logs.get("accuracy").unwrap_or(f64::NAN)
     );
     let mut cm = ConfusionMatrix::new(4);
-    cm.update_from_outputs(&model.predict(&test_x, 256), &test_y.into());
+    cm.update_from_outputs(&model.predict(&test_x, 256)?, &test_y.into());
     println!("{cm}");
     history.plot(&plot)?;
     println!("history plotted to {plot}");

@@ -8,6 +8,11 @@
 //! previous checkpoint intact. (It may leave a hidden `.{name}.tmp-*` file beside it, which is
 //! never read and can be deleted.)
 //!
+//! Like every file written by [`io`](crate::io), a checkpoint carries the SHA-256 of each
+//! tensor and of its header (epoch, optimizer scalars, history, random states): loading a
+//! checkpoint whose bytes changed after it was written is an error naming the damaged tensor,
+//! never a run resumed from wrong numbers.
+//!
 //! Resuming from a checkpoint gives bit for bit the weights of an unbroken run, because
 //! everything random is derived from saved state: shuffling from the seed and the epoch
 //! number, dropout from the saved stream states.
@@ -127,7 +132,7 @@ impl<T: Real> Checkpoint<T> {
         })
     }
 
-    /// Reads a checkpoint written by [`save`](Checkpoint::save).
+    /// Reads a checkpoint written by [`save`](Checkpoint::save), checking its digests.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {

@@ -1,12 +1,31 @@
-//! Typed errors of everything that touches files or saved state.
+//! Typed errors of everything that touches files, saved state or user data.
 //!
 //! Programmer errors (a layer given the wrong shape, a model used before `compile`) panic with a
 //! message instead; these errors are for what a correct program can still meet at run time: a
-//! missing or damaged file, a file saved from another model.
+//! missing or damaged file, a file saved from another model, data that does not fit the model.
 
 use std::path::PathBuf;
 
 use thiserror::Error;
+
+use crate::targets::TargetsShape;
+
+/// Outputs and targets that a loss or a metric cannot compare.
+///
+/// The built-in losses and metrics never broadcast one against the other; the rules are in
+/// [`targets`](crate::targets).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{by}: outputs of shape {outputs:?} against {targets}: {expected}")]
+pub struct TargetsError {
+    /// The loss or metric (`"BinaryCrossentropy"`, `"accuracy"`).
+    pub by: String,
+    /// The outputs' shape.
+    pub outputs: Vec<usize>,
+    /// What the targets look like.
+    pub targets: TargetsShape,
+    /// What was expected, in words.
+    pub expected: String,
+}
 
 /// A tensor whose shape in a file differs from the model's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +102,13 @@ fn describe_mismatch(
     parts.join("; ")
 }
 
+fn damaged_part(tensor: &Option<String>) -> String {
+    match tensor {
+        Some(name) => format!("the data of tensor '{name}'"),
+        None => "the header (the metadata and the tensors' names, types and shapes)".to_string(),
+    }
+}
+
 /// Why weights could not be saved or loaded.
 #[derive(Debug, Error)]
 pub enum WeightsError {
@@ -107,6 +133,21 @@ pub enum WeightsError {
         path: PathBuf,
         /// What the parser said.
         message: String,
+    },
+    /// The file's bytes changed after it was written: a tensor's data (or the header) does
+    /// not match the SHA-256 digest saved with it. Nothing was loaded.
+    #[error(
+        "'{path}' is damaged: {} does not match the SHA-256 digest saved with it in the file, \
+         so its bytes changed after the file was written (a disk, copy or download error). \
+         Nothing was loaded. Use another copy of the file (a backup, the checkpoint before \
+         it) or save it again",
+        damaged_part(tensor)
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The damaged tensor, or `None` for the header (metadata, names, types, shapes).
+        tensor: Option<String>,
     },
     /// The file's tensors do not fit the model. Nothing was loaded.
     #[error(
@@ -274,9 +315,80 @@ pub enum PlotError {
     },
 }
 
-/// Why training stopped with an error.
+/// Data that does not fit the model, found by [`Model::fit`](crate::model::Model::fit),
+/// [`evaluate`](crate::model::Model::evaluate) or [`predict`](crate::model::Model::predict)
+/// before they changed anything.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum DataError {
+    /// The inputs and the targets have different numbers of rows.
+    #[error(
+        "Model::{call}: {} input rows (inputs of shape {shape:?}) but {targets} targets; inputs \
+         and targets need one row per sample",
+        shape.first().copied().unwrap_or(0)
+    )]
+    Lengths {
+        /// What was called (`"fit"`, `"fit (validation data)"`, `"evaluate"`).
+        call: &'static str,
+        /// The inputs' shape.
+        shape: Vec<usize>,
+        /// The number of targets.
+        targets: usize,
+    },
+    /// The model cannot take inputs of this shape (its layer said why).
+    #[error("Model::{call}: the model cannot take inputs of shape {shape:?}: {message}")]
+    Input {
+        /// What was called.
+        call: &'static str,
+        /// The inputs' shape.
+        shape: Vec<usize>,
+        /// What the layer that refused them said.
+        message: String,
+    },
+    /// The loss or a metric cannot compare the model's outputs with the targets.
+    #[error("Model::{call}: {source}")]
+    Targets {
+        /// What was called.
+        call: &'static str,
+        /// What the loss or metric said.
+        #[source]
+        source: TargetsError,
+    },
+}
+
+/// What a panic in `call` left behind: the state the model was put back to.
+fn after_panic(call: &str, epoch: &Option<usize>) -> String {
+    match epoch {
+        Some(done) => format!(
+            "the model was put back as it was when the failing epoch began ({done} epochs done: \
+             weights, optimizer state, random streams and history); fix the cause and call \
+             {call} again to carry on"
+        ),
+        None => "the model's weights are unchanged".to_string(),
+    }
+}
+
+/// Why [`Model::fit`](crate::model::Model::fit),
+/// [`evaluate`](crate::model::Model::evaluate) or [`predict`](crate::model::Model::predict)
+/// stopped with an error.
 #[derive(Debug, Error)]
 pub enum FitError {
+    /// The data does not fit the model; nothing was changed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Something panicked while the model ran (a layer, the loss, a metric, a callback); the
+    /// panic was caught on the thread that ran the work and is reported here instead.
+    #[error(
+        "Model::{call} stopped on a panic: {message}; {}",
+        after_panic(call, epoch)
+    )]
+    Panicked {
+        /// What was called (`"fit"`, `"evaluate"`, `"predict"`).
+        call: &'static str,
+        /// For `fit`: the epochs done in the state the model was put back to.
+        epoch: Option<usize>,
+        /// The panic's message.
+        message: String,
+    },
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

@@ -10,6 +10,15 @@
 //! read back and checked, then renamed over the target. A crash mid-save leaves the old file
 //! (or none), never a torn one.
 //!
+//! Loaded files are verified, not trusted. Every file written here carries, in its
+//! `__metadata__`, the SHA-256 of each tensor's data bytes (`tapegrad.sha256.<name>`) and of
+//! the rest of its header (`tapegrad.header_sha256`); other readers ignore these strings.
+//! Loading recomputes them, and a file whose bytes changed since it was written is a
+//! [`WeightsError::Damaged`] naming the file and the tensor, never a model with wrong weights.
+//! A file without digests (written by PyTorch or the `safetensors` crate) loads with every
+//! tensor's name, element type and shape checked against the model. Whatever fails, the model
+//! is left unchanged.
+//!
 //! ```
 //! use tapegrad_nn::io::{load_weights, save_weights};
 //! use tapegrad_nn::layer::{Linear, Sequential};
@@ -40,6 +49,7 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use tapegrad_autograd::{Real, Tensor};
 
+use crate::digest;
 use crate::error::{ShapeMismatch, WeightsError};
 use crate::Module;
 
@@ -58,9 +68,11 @@ pub fn save_weights<T: Real, M: Module<T> + ?Sized>(
 /// Loads a file written by [`save_weights`] (or by PyTorch's `safetensors.torch.save_file`
 /// with matching names and shapes) into `module`.
 ///
-/// Every parameter must be in the file with its shape and the file must hold nothing else;
-/// otherwise nothing is changed and the error lists every difference. `F32` and `F64` files
-/// load into either element type.
+/// The file's digests are checked first (a damaged file is [`WeightsError::Damaged`]). Every
+/// parameter must be in the file with its shape and the file must hold nothing else;
+/// otherwise nothing is changed and the error lists every difference. `F32` and `F64` tensors
+/// load into either element type (converted, as PyTorch's `load_state_dict` does); other
+/// element types are refused.
 pub fn load_weights<T: Real, M: Module<T> + ?Sized>(
     module: &mut M,
     path: impl AsRef<Path>,
@@ -238,36 +250,41 @@ pub(crate) fn tensor_from_view<T: Real>(view: &TensorView<'_>) -> Result<Tensor<
     Ok(tapegrad_autograd::tensor(view.shape(), values))
 }
 
-/// Encodes named tensors and metadata as safetensors bytes.
+/// Encodes named tensors and metadata as safetensors bytes, adding the digests.
 pub(crate) fn encode<T: Real>(
     path: &Path,
     tensors: &[(String, Tensor<T>)],
     metadata: HashMap<String, String>,
 ) -> Result<Vec<u8>, WeightsError> {
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+    let bytes: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
         .iter()
-        .map(|(n, t)| (n.clone(), t.shape().to_vec(), tensor_bytes(t)))
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                dtype_of::<T>(),
+                t.shape().to_vec(),
+                tensor_bytes(t),
+            )
+        })
         .collect();
+    let mut metadata = metadata;
+    digest::add_digests(&bytes, &mut metadata);
     let encode_err = |e: safetensors::SafeTensorError| WeightsError::Encode {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let views = bytes
         .iter()
-        .map(|(n, shape, data)| {
-            TensorView::new(dtype_of::<T>(), shape.clone(), data).map(|v| (n.clone(), v))
+        .map(|(n, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data).map(|v| (n.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(encode_err)?;
-    let metadata = if metadata.is_empty() {
-        None
-    } else {
-        Some(metadata)
-    };
-    safetensors::serialize(views, metadata).map_err(encode_err)
+    safetensors::serialize(views, Some(metadata)).map_err(encode_err)
 }
 
-/// Writes named tensors (in `T`) and string metadata to a safetensors file, atomically.
+/// Writes named tensors (in `T`) and string metadata to a safetensors file, atomically, with
+/// the digests of its tensors and header added to the metadata.
 pub fn write_tensors<T: Real>(
     path: &Path,
     tensors: &[(String, Tensor<T>)],
@@ -294,7 +311,8 @@ pub fn write_tensors<T: Real>(
 }
 
 /// Reads every tensor of a safetensors file as `T` (or the name of its unsupported element
-/// type), in the file's order, with the file's metadata.
+/// type), in the file's order, with the file's metadata, after checking the digests the file
+/// carries (if any).
 #[allow(clippy::type_complexity)]
 pub fn read_tensors<T: Real>(
     path: &Path,
@@ -333,6 +351,7 @@ pub fn decode<T: Real>(
     let st = SafeTensors::deserialize(bytes).map_err(format_err)?;
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
     let metadata = meta.metadata().clone().unwrap_or_default();
+    digest::verify(path, &st, &metadata)?;
     let tensors = st
         .iter()
         .map(|(name, view)| (name.to_string(), tensor_from_view::<T>(&view)))

@@ -39,7 +39,7 @@
 //! );
 //! model.compile(CategoricalCrossentropy::new(), RmsProp::default(), vec![accuracy_metric()]);
 //! let history = model.fit(&x, labels.clone(), FitOptions::new(3, 2).verbosity(0))?;
-//! let logs = model.evaluate(&x, labels, 32);
+//! let logs = model.evaluate(&x, labels, 32)?;
 //! assert_eq!(history.epochs(), 3);
 //! assert!(logs.get("accuracy").is_some());
 //! # Ok::<(), tapegrad_nn::error::FitError>(())
@@ -72,6 +72,7 @@ pub use tapegrad_autograd as autograd;
 pub mod callback;
 pub mod checkpoint;
 pub mod diagnostics;
+mod digest;
 pub mod error;
 pub mod ewma;
 pub mod history;

@@ -15,6 +15,7 @@ use std::fmt;
 
 use tapegrad_autograd::{Real, Tensor};
 
+use crate::error::TargetsError;
 use crate::targets::Targets;
 
 /// A metric accumulated over the batches of an epoch, for [`Model`](crate::model::Model);
@@ -32,6 +33,13 @@ pub trait Metric<T: Real>: Send {
 
     /// Forgets everything added.
     fn reset(&mut self);
+
+    /// Whether `targets` fit outputs of shape `outputs` (`[N, ...]`, the targets holding `N`
+    /// rows), checked without computing anything; [`Model::fit`](crate::model::Model::fit)
+    /// runs it on the whole data set before the first step. The default accepts everything.
+    fn check(&self, _outputs: &[usize], _targets: &Targets<T>) -> Result<(), TargetsError> {
+        Ok(())
+    }
 }
 
 /// The index of the largest element of each row of a `[n, k]` tensor (the first one on ties,
@@ -70,39 +78,86 @@ pub fn predicted_classes<T: Real>(outputs: &Tensor<T>, threshold: f64) -> Vec<us
 /// row, or a binary value).
 ///
 /// # Panics
-/// If the numbers of samples differ.
+/// If the targets do not fit the outputs (see [`check_accuracy`]); [`try_accuracy`] returns
+/// the error instead.
 #[track_caller]
 pub fn accuracy<T: Real>(outputs: &Tensor<T>, targets: &Targets<T>) -> f64 {
-    let (correct, total) = count_correct(outputs, targets, 0.5);
-    if total == 0 {
-        0.0
-    } else {
-        correct as f64 / total as f64
+    match try_accuracy(outputs, targets) {
+        Ok(a) => a,
+        Err(e) => panic!("{e}"),
     }
 }
 
-#[track_caller]
+/// [`accuracy`], or an error for targets that do not fit the outputs.
+pub fn try_accuracy<T: Real>(
+    outputs: &Tensor<T>,
+    targets: &Targets<T>,
+) -> Result<f64, TargetsError> {
+    let (correct, total) = count_correct(outputs, targets, 0.5)?;
+    Ok(if total == 0 {
+        0.0
+    } else {
+        correct as f64 / total as f64
+    })
+}
+
+/// Whether `targets` fit outputs of shape `outputs` for accuracy, which compares classes:
+///
+/// * one output per sample (`[N]` or `[N, 1]`, a probability or a logit): targets are `N`
+///   labels 0 or 1, or dense values shaped like the outputs (or `[N]` for `[N, 1]`);
+/// * `[N, C]` outputs with `C >= 2`: `N` labels below `C` or one-hot rows `[N, C]`.
+///
+/// Anything else would compare classes that mean different things, so it is an error.
+pub fn check_accuracy<T: Real>(
+    outputs: &[usize],
+    targets: &Targets<T>,
+) -> Result<(), TargetsError> {
+    const BY: &str = "accuracy";
+    match *outputs {
+        [n] | [n, 1] => match targets {
+            Targets::Labels(labels) if labels.len() != n => Err(targets.error(
+                BY,
+                outputs,
+                format!("expected one label per output row ({n})"),
+            )),
+            Targets::Labels(labels) => match labels.iter().position(|&l| l > 1) {
+                Some(i) => Err(targets.error(
+                    BY,
+                    outputs,
+                    format!(
+                        "expected labels 0 or 1 for a single output per sample, but label {i} \
+                         is {}: give the last layer one output per class",
+                        labels[i]
+                    ),
+                )),
+                None => Ok(()),
+            },
+            Targets::Dense(_) => targets.dense_for(BY, outputs).map(|_| ()),
+        },
+        [_, _] => targets.check_classes(BY, outputs).map(|_| ()),
+        _ => Err(targets.error(
+            BY,
+            outputs,
+            "expected outputs of shape [N, C] (class scores) or [N, 1] (one probability per \
+             sample)",
+        )),
+    }
+}
+
 fn count_correct<T: Real>(
     outputs: &Tensor<T>,
     targets: &Targets<T>,
     threshold: f64,
-) -> (usize, usize) {
+) -> Result<(usize, usize), TargetsError> {
+    check_accuracy(outputs.shape(), targets)?;
     let predicted = predicted_classes(outputs, threshold);
     let actual = targets.classes();
-    assert_eq!(
-        predicted.len(),
-        actual.len(),
-        "accuracy: {} outputs (shape {:?}) but {} targets",
-        predicted.len(),
-        outputs.shape(),
-        actual.len()
-    );
     let correct = predicted
         .iter()
         .zip(&actual)
         .filter(|(p, a)| p == a)
         .count();
-    (correct, actual.len())
+    Ok((correct, actual.len()))
 }
 
 /// Accuracy as a running [`Metric`] (Keras' `metrics=["accuracy"]`).
@@ -142,10 +197,15 @@ impl<T: Real> Metric<T> for Accuracy {
     fn name(&self) -> &str {
         "accuracy"
     }
+    #[track_caller]
     fn update(&mut self, outputs: &Tensor<T>, targets: &Targets<T>) {
-        let (c, n) = count_correct(outputs, targets, self.threshold);
+        let (c, n) =
+            count_correct(outputs, targets, self.threshold).unwrap_or_else(|e| panic!("{e}"));
         self.correct += c;
         self.total += n;
+    }
+    fn check(&self, outputs: &[usize], targets: &Targets<T>) -> Result<(), TargetsError> {
+        check_accuracy(outputs, targets)
     }
     fn result(&self) -> f64 {
         if self.total == 0 {
@@ -311,6 +371,53 @@ mod tests {
         assert_eq!(Metric::<f64>::result(&m), 0.75);
         Metric::<f64>::reset(&mut m);
         assert_eq!(Metric::<f64>::result(&m), 0.0);
+    }
+
+    #[test]
+    fn accuracy_refuses_targets_that_mean_something_else() {
+        let probs = tensor(&[3, 1], vec![0.9f64, 0.1, 0.7]);
+        // [3, 3] one-hot rows against one probability column: formerly the argmax of each
+        // row was compared with the thresholded column, silently
+        let rows = Targets::Dense(tensor(&[3, 3], vec![1.0, 0., 0., 0., 1., 0., 0., 0., 1.]));
+        let text = try_accuracy(&probs, &rows).unwrap_err().to_string();
+        assert!(
+            text.starts_with(
+                "accuracy: outputs of shape [3, 1] against dense targets of shape [3, 3]"
+            ),
+            "{text}"
+        );
+        let text = try_accuracy(&probs, &vec![0usize, 2, 1].into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("labels 0 or 1") && text.contains("label 1 is 2"),
+            "{text}"
+        );
+        let scores = tensor(&[3, 2], vec![0.9f64, 0.1, 0.2, 0.8, 0.6, 0.4]);
+        let text = try_accuracy(&scores, &vec![0usize, 1, 5].into())
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("labels in 0..2"), "{text}");
+        let text = try_accuracy(&scores, &Targets::Dense(tensor(&[3, 3], vec![0.0; 9])))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("rows of shape [3, 2]"), "{text}");
+        // a [N] column of 0/1 values for a [N, 1] output is the column
+        let column = Targets::Dense(tensor(&[3], vec![1.0, 0.0, 0.0]));
+        assert_eq!(try_accuracy(&probs, &column), Ok(2.0 / 3.0));
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "accuracy: outputs of shape [2, 1] against 2 integer labels (the largest 3)"
+    )]
+    fn the_metric_panics_with_the_same_message() {
+        let mut m = Accuracy::new();
+        Metric::<f64>::update(
+            &mut m,
+            &tensor(&[2, 1], vec![0.9, 0.1]),
+            &vec![3usize, 0].into(),
+        );
     }
 
     #[test]

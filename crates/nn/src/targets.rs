@@ -1,7 +1,26 @@
-//! Training targets: dense tensors (one-hot rows, regression values) or integer class labels.
+//! Training targets: dense tensors (one-hot rows, regression values) or integer class labels,
+//! and the rules for which targets fit which outputs.
+//!
+//! Losses and metrics never broadcast targets against outputs: a `[N]` target broadcast
+//! against a `[N, 1]` output would be `[N, N]`, every output compared with every target, and
+//! training would run on nonsense without a word. The rules, shared by every built-in loss and
+//! metric:
+//!
+//! * dense targets have the outputs' shape, with one exception made on purpose: `[N]` targets
+//!   for `[N, 1]` outputs (one sigmoid or regression column) are read as that column, value
+//!   `i` for row `i`, as Keras reads them ([`Targets::dense_for`]);
+//! * class targets for `[N, C]` outputs need `C >= 2` and are `N` labels below `C` or one-hot
+//!   rows of shape `[N, C]` ([`Targets::check_classes`]).
+//!
+//! Anything else is a [`TargetsError`] naming the loss or metric, both shapes and what was
+//! expected.
+
+use std::fmt;
 
 use ndarray::Axis;
 use tapegrad_autograd::{Real, Tensor};
+
+use crate::error::TargetsError;
 
 /// The targets of a data set or a batch: one row per sample.
 ///
@@ -86,6 +105,186 @@ impl<T: Real> Targets<T> {
                 }
             }
         }
+    }
+}
+
+/// What a set of targets looks like, for messages: a dense tensor's shape, or labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetsShape {
+    /// A dense tensor of this shape.
+    Dense(Vec<usize>),
+    /// `count` integer labels, the largest of them `largest` (none if there are no labels).
+    Labels {
+        /// The number of labels.
+        count: usize,
+        /// The largest label.
+        largest: Option<usize>,
+    },
+}
+
+impl fmt::Display for TargetsShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetsShape::Dense(shape) => write!(f, "dense targets of shape {shape:?}"),
+            TargetsShape::Labels {
+                count,
+                largest: Some(l),
+            } => write!(f, "{count} integer labels (the largest {l})"),
+            TargetsShape::Labels { count, .. } => write!(f, "{count} integer labels"),
+        }
+    }
+}
+
+impl<T: Real> Targets<T> {
+    /// The shape of dense targets, or the number and the largest of the labels.
+    pub fn shape(&self) -> TargetsShape {
+        match self {
+            Targets::Dense(t) => TargetsShape::Dense(t.shape().to_vec()),
+            Targets::Labels(l) => TargetsShape::Labels {
+                count: l.len(),
+                largest: l.iter().copied().max(),
+            },
+        }
+    }
+
+    /// The error of `by` for these targets against outputs of shape `outputs`.
+    pub(crate) fn error(
+        &self,
+        by: &str,
+        outputs: &[usize],
+        expected: impl Into<String>,
+    ) -> TargetsError {
+        TargetsError {
+            by: by.to_string(),
+            outputs: outputs.to_vec(),
+            targets: self.shape(),
+            expected: expected.into(),
+        }
+    }
+
+    /// The dense targets that outputs of shape `outputs` are compared with element by element
+    /// (`by` names the loss or metric in the error).
+    ///
+    /// They must have the outputs' shape; `[N]` targets for `[N, 1]` outputs are read as that
+    /// single column (a reshape, never a broadcast). Integer labels are refused: losses on
+    /// dense values (MSE, binary cross-entropy) cannot tell what a class index means.
+    ///
+    /// ```
+    /// use tapegrad_nn::autograd::tensor;
+    /// use tapegrad_nn::targets::Targets;
+    /// let column: Targets<f32> = tensor(&[3], vec![1.0, 0.0, 1.0]).into();
+    /// assert_eq!(column.dense_for("mse", &[3, 1]).unwrap().shape(), &[3, 1]);
+    /// let err = column.dense_for("mse", &[3, 2]).unwrap_err();
+    /// assert!(err.to_string().contains("outputs of shape [3, 2]"));
+    /// ```
+    pub fn dense_for(&self, by: &str, outputs: &[usize]) -> Result<Tensor<T>, TargetsError> {
+        let t = match self {
+            Targets::Dense(t) => t,
+            Targets::Labels(_) => {
+                return Err(self.error(
+                    by,
+                    outputs,
+                    format!(
+                        "expected dense targets shaped like the outputs ({outputs:?}); integer \
+                         labels are class indices, which only a categorical loss understands: \
+                         use CategoricalCrossentropy, or pass the values as a tensor"
+                    ),
+                ))
+            }
+        };
+        if t.shape() == outputs {
+            return Ok(t.clone());
+        }
+        if let [n, 1] = *outputs {
+            if t.shape() == [n] {
+                let column = t.iter().copied().collect();
+                return Ok(tapegrad_autograd::tensor(&[n, 1], column));
+            }
+        }
+        let column = match *outputs {
+            [n, 1] => format!(" (or [{n}] for this single output column)"),
+            _ => String::new(),
+        };
+        Err(self.error(
+            by,
+            outputs,
+            format!(
+                "expected targets of the outputs' shape {outputs:?}{column}; targets are never \
+                 broadcast against outputs (that would compare every output with every \
+                 target): reshape them"
+            ),
+        ))
+    }
+
+    /// Checks class targets for outputs of shape `outputs`, which must be `[N, C]` with at
+    /// least two classes; the targets must be `N` labels below `C` or dense rows of shape
+    /// `[N, C]`. Returns `C`; `by` names the loss or metric in the error.
+    ///
+    /// ```
+    /// use tapegrad_nn::targets::Targets;
+    /// let labels: Targets<f32> = vec![0usize, 2, 1].into();
+    /// assert_eq!(labels.check_classes("accuracy", &[3, 3]), Ok(3));
+    /// assert!(labels.check_classes("accuracy", &[3, 2]).is_err()); // label 2 is not below 2
+    /// assert!(labels.check_classes("accuracy", &[3, 1]).is_err()); // one column is no class distribution
+    /// ```
+    pub fn check_classes(&self, by: &str, outputs: &[usize]) -> Result<usize, TargetsError> {
+        let (n, c) = match *outputs {
+            [n, c] => (n, c),
+            _ => {
+                return Err(self.error(
+                    by,
+                    outputs,
+                    "expected outputs of shape [N, C], one row of C class scores per sample",
+                ))
+            }
+        };
+        if c < 2 {
+            return Err(self.error(
+                by,
+                outputs,
+                format!(
+                    "expected at least 2 classes, but the outputs have {c} column: a \
+                     distribution over one class is always 1, so the loss would say nothing \
+                     about the data; for two classes with one sigmoid output use \
+                     BinaryCrossentropy, otherwise give the last layer one output per class"
+                ),
+            ));
+        }
+        match self {
+            Targets::Labels(labels) => {
+                if labels.len() != n {
+                    return Err(self.error(
+                        by,
+                        outputs,
+                        format!("expected one label per output row ({n})"),
+                    ));
+                }
+                if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l >= c) {
+                    return Err(self.error(
+                        by,
+                        outputs,
+                        format!(
+                            "expected labels in 0..{c} (one per output column), but label {i} \
+                             is {l}: give the last layer one output per class"
+                        ),
+                    ));
+                }
+            }
+            Targets::Dense(t) if t.shape() != outputs => {
+                let hint = if t.ndim() == 1 {
+                    "; class indices go in a Vec<usize> (integer labels), not a tensor"
+                } else {
+                    ""
+                };
+                return Err(self.error(
+                    by,
+                    outputs,
+                    format!("expected one-hot (or probability) rows of shape [{n}, {c}]{hint}"),
+                ));
+            }
+            Targets::Dense(_) => {}
+        }
+        Ok(c)
     }
 }
 

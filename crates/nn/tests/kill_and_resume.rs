@@ -1,24 +1,30 @@
-//! Nothing is lost: training killed with SIGKILL at random moments never leaves a damaged
-//! checkpoint, and resuming from the last one ends on exactly the weights of a run that was
-//! never interrupted. A full disk or an unwritable folder gives a clear error and leaves the
-//! previous checkpoint intact.
+//! Nothing is lost: training killed with SIGKILL at random moments, many of them in the middle
+//! of writing a checkpoint, never leaves a checkpoint that is not one of the run's complete
+//! ones, and resuming from the last one ends on exactly the weights of a run that was never
+//! interrupted. A full disk or an unwritable folder gives a clear error and leaves the previous
+//! checkpoint intact.
 
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tapegrad_nn::autograd::random::SplitMix64;
+use tapegrad_nn::autograd::random::{RandomStream, SplitMix64};
 use tapegrad_nn::autograd::{tensor, Tensor};
-use tapegrad_nn::callback::ModelCheckpoint;
+use tapegrad_nn::callback::{Callback, CallbackContext, Logs, ModelCheckpoint};
 use tapegrad_nn::checkpoint::Checkpoint;
-use tapegrad_nn::error::CheckpointError;
+use tapegrad_nn::error::{CheckpointError, FitError};
 use tapegrad_nn::layer::{Dropout, Linear, Relu, Sequential};
 use tapegrad_nn::loss::CategoricalCrossentropy;
 use tapegrad_nn::model::{FitOptions, Model};
 use tapegrad_nn::optim::Adam;
 use tapegrad_nn::Module;
 
-const EPOCHS: usize = 16;
+/// Enough epochs that the kills never run out of training to interrupt.
+const EPOCHS: usize = 48;
+/// How many times the training process is killed.
+const KILLS: usize = 24;
 const TRAIN_CHILD: &str = "TAPEGRAD_NN_KILL_TRAIN_CHILD";
 const FULL_DISK_CHILD: &str = "TAPEGRAD_NN_FULL_DISK_CHILD";
 
@@ -62,26 +68,37 @@ fn options() -> FitOptions<f32> {
     FitOptions::new(EPOCHS, 64).shuffle_seed(4).verbosity(0)
 }
 
-/// The child: resume from the checkpoint if there is one, then train to the end, writing the
-/// checkpoint after every epoch.
-fn train_resuming(path: &Path) {
+/// The child: resume from `latest.ckpt` if there is one, then train to the end, writing
+/// `epoch-{epoch}.ckpt` and then `latest.ckpt` after every epoch. A kill while `latest` is
+/// written makes the next child train that epoch again and write its epoch file over the
+/// complete one already there.
+fn train_resuming(dir: &Path) {
     let (x, y) = data();
+    let latest = dir.join("latest.ckpt");
     let mut m = model();
-    if path.exists() {
-        m.load_checkpoint(path).expect("the last checkpoint loads");
+    if latest.exists() {
+        m.load_checkpoint(&latest)
+            .expect("the last checkpoint loads");
     }
-    m.fit(&x, y, options().callback(ModelCheckpoint::new(path)))
-        .unwrap();
+    let every_epoch = ModelCheckpoint::new(dir.join("epoch-{epoch}.ckpt"));
+    m.fit(
+        &x,
+        y,
+        options()
+            .callback(every_epoch)
+            .callback(ModelCheckpoint::new(&latest)),
+    )
+    .unwrap();
 }
 
 #[test]
 fn child_training_with_checkpoints() {
-    if let Ok(path) = std::env::var(TRAIN_CHILD) {
-        train_resuming(Path::new(&path));
+    if let Ok(dir) = std::env::var(TRAIN_CHILD) {
+        train_resuming(Path::new(&dir));
     }
 }
 
-fn spawn(test: &str, env: &str, value: &Path) -> std::process::Child {
+fn spawn(test: &str, env: &str, value: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(env, value)
@@ -89,76 +106,230 @@ fn spawn(test: &str, env: &str, value: &Path) -> std::process::Child {
         .unwrap()
 }
 
-fn bits(m: &Model<f32>) -> Vec<(String, Vec<u32>)> {
-    m.module()
-        .state_dict()
-        .into_iter()
-        .map(|(n, t)| (n, t.iter().map(|v| v.to_bits()).collect()))
+/// A saved state as bits, part by part (see [`bits`]).
+type Bits = Vec<(&'static str, String)>;
+
+/// A saved state as bits, part by part (epochs, weights, optimizer buffers and scalars, random
+/// streams, history), so that equal means bit for bit and a difference names its part.
+fn bits(c: &Checkpoint<f32>) -> Bits {
+    let tensors = |ts: &[(String, Tensor<f32>)]| -> String {
+        let mut bits: Vec<(&String, Vec<u32>)> = ts
+            .iter()
+            .map(|(n, t)| (n, t.iter().map(|v| v.to_bits()).collect()))
+            .collect();
+        bits.sort(); // a file lists its tensors in its own order
+        format!("{bits:?}")
+    };
+    let opt = c.optimizer.as_ref().expect("an optimizer state");
+    let mut scalars: Vec<(&String, u64)> =
+        opt.scalars.iter().map(|(n, v)| (n, v.to_bits())).collect();
+    scalars.sort();
+    vec![
+        ("epoch", c.epoch.to_string()),
+        ("weights", tensors(&c.weights)),
+        ("optimizer", opt.kind.clone()),
+        ("optimizer buffers", tensors(&opt.tensors)),
+        ("optimizer scalars", format!("{scalars:?}")),
+        ("random streams", format!("{:?}", c.random_states)),
+        ("history", format!("{:?}", c.history)),
+    ]
+}
+
+/// The first part in which two states differ.
+fn first_difference(a: &Bits, b: &Bits) -> Option<String> {
+    a.iter()
+        .zip(b)
+        .find(|(x, y)| x != y)
+        .map(|((part, x), (_, y))| format!("{part}: {:.300} vs {:.300}", x, y))
+}
+
+/// Remembers the state after every epoch of the uninterrupted run.
+struct Record(Arc<Mutex<Vec<Bits>>>);
+
+impl Callback<f32> for Record {
+    fn on_epoch_end(
+        &mut self,
+        _epoch: usize,
+        _logs: &Logs,
+        ctx: &mut CallbackContext<'_, f32>,
+    ) -> Result<(), FitError> {
+        let state = Checkpoint::capture(
+            &*ctx.module,
+            Some(&*ctx.optimizer),
+            ctx.epochs_done,
+            ctx.history,
+        );
+        self.0.lock().unwrap().push(bits(&state));
+        Ok(())
+    }
+}
+
+/// The names of the hidden temporary files in `dir`: each is a write that was cut short.
+fn temporaries(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.contains(".tmp-"))
         .collect()
+}
+
+/// Checks every checkpoint in `dir` against the uninterrupted run's states (`reference[k - 1]`
+/// after epoch `k`): each must load, pass its digests and equal one of them bit for bit.
+/// Returns the epoch of `latest.ckpt`, if it exists.
+fn check_every_checkpoint(dir: &Path, reference: &[Bits], round: usize) -> Option<usize> {
+    let mut latest = None;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let ckpt = Checkpoint::<f32>::load(dir.join(&name))
+            .unwrap_or_else(|e| panic!("kill {round}: {name} is not a complete checkpoint: {e}"));
+        assert!(
+            (1..=EPOCHS).contains(&ckpt.epoch),
+            "kill {round}: {name} holds epoch {}",
+            ckpt.epoch
+        );
+        if let Some(diff) = first_difference(&bits(&ckpt), &reference[ckpt.epoch - 1]) {
+            panic!(
+                "kill {round}: {name} differs from the uninterrupted run's state after epoch {}: \
+                 {diff}",
+                ckpt.epoch
+            );
+        }
+        if name == "latest.ckpt" {
+            latest = Some(ckpt.epoch);
+        } else {
+            assert_eq!(name, format!("epoch-{}.ckpt", ckpt.epoch), "kill {round}");
+        }
+    }
+    latest
+}
+
+/// Waits until `ready` holds or the child exits (or a minute passes); whether `ready` held.
+fn wait_for(child: &mut Child, mut ready: impl FnMut() -> bool) -> bool {
+    let since = Instant::now();
+    while since.elapsed() < Duration::from_secs(60) {
+        if ready() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    false
 }
 
 #[test]
 fn training_killed_at_random_moments_resumes_to_the_unbroken_result() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("latest.ckpt");
+    let dir = dir.path();
 
-    // How long an epoch takes here, to spread the kills over it.
+    // The uninterrupted run: its state after every epoch, and how long an epoch takes here,
+    // to spread the kills over it.
+    let reference = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let (x, y) = data();
     let mut straight = model();
-    straight.fit(&x, y, options()).unwrap();
+    straight
+        .fit(&x, y, options().callback(Record(reference.clone())))
+        .unwrap();
     let epoch_time = started.elapsed().max(Duration::from_millis(20)) / EPOCHS as u32;
+    let reference = reference.lock().unwrap().clone();
+    assert_eq!(reference.len(), EPOCHS);
 
+    // Half the kills (in a seeded random order) wait for a checkpoint write to begin, then
+    // strike within a millisecond of it: mid-write. The others wait for the next complete
+    // checkpoint (so that every such round makes progress), then strike at a random moment
+    // of the next two epochs: while training, or while writing.
     let mut rng = SplitMix64::new(2024);
-    let mut epochs_seen = Vec::new();
-    for round in 0..6 {
-        let mtime = || std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-        let last = mtime();
-        let mut child = spawn("child_training_with_checkpoints", TRAIN_CHILD, &path);
-        // Wait for the child to save its next checkpoint, so each round makes progress, then
-        // kill it at a random moment of the next two epochs: while training or mid-save.
-        let since = Instant::now();
-        while mtime() == last
-            && child.try_wait().unwrap().is_none()
-            && since.elapsed() < Duration::from_secs(60)
-        {
-            std::thread::sleep(Duration::from_micros(500));
-        }
-        let delay = epoch_time.mul_f64(2.0 * rng.next_f64());
+    let (mut kills, mut cut_writes, mut latest_epochs) = (0, 0, Vec::new());
+    let mut last_epoch = None;
+    while kills < KILLS {
+        let temporaries_before = temporaries(dir);
+        let mtime = || {
+            std::fs::metadata(dir.join("latest.ckpt"))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        let last_save = mtime();
+        let mut child = spawn("child_training_with_checkpoints", TRAIN_CHILD, dir);
+        let mid_write = rng.next_f64() < 0.5;
+        let delay = if mid_write {
+            let began = wait_for(&mut child, || {
+                temporaries(dir)
+                    .difference(&temporaries_before)
+                    .next()
+                    .is_some()
+            });
+            assert!(
+                began,
+                "kill {kills}: the child saved nothing before it ended"
+            );
+            Duration::from_micros(rng.below(1000))
+        } else {
+            let saved = wait_for(&mut child, || mtime() != last_save);
+            assert!(
+                saved,
+                "kill {kills}: the child saved nothing before it ended"
+            );
+            epoch_time.mul_f64(2.0 * rng.next_f64())
+        };
         std::thread::sleep(delay);
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "kill {kills}: the child finished all {EPOCHS} epochs before it was killed; \
+             raise EPOCHS"
+        );
+        kills += 1;
+        cut_writes += temporaries(dir).difference(&temporaries_before).count();
 
-        let ckpt = Checkpoint::<f32>::load(&path)
-            .unwrap_or_else(|e| panic!("round {round}: the checkpoint is damaged: {e}"));
-        assert!(ckpt.epoch >= 1 && ckpt.epoch <= EPOCHS, "{}", ckpt.epoch);
-        assert_eq!(ckpt.history.epochs(), ckpt.epoch);
-        epochs_seen.push((ckpt.epoch, status.success()));
+        let latest = check_every_checkpoint(dir, &reference, kills);
+        assert!(
+            latest >= last_epoch,
+            "kill {kills}: latest.ckpt went back from {last_epoch:?} to {latest:?}"
+        );
+        last_epoch = latest;
+        latest_epochs.push(latest.unwrap_or(0));
     }
+    eprintln!(
+        "{kills} kills, {cut_writes} of them during a checkpoint write; epochs of latest.ckpt \
+         after each: {latest_epochs:?}"
+    );
     assert!(
-        epochs_seen.windows(2).all(|w| w[0].0 <= w[1].0),
-        "every resume starts from the last checkpoint: {epochs_seen:?}"
+        cut_writes >= 4,
+        "only {cut_writes} of {kills} kills landed during a checkpoint write; the test proved \
+         too little"
     );
 
     // Finish without interruption, then compare with the unbroken run.
-    let mut child = spawn("child_training_with_checkpoints", TRAIN_CHILD, &path);
+    let mut child = spawn("child_training_with_checkpoints", TRAIN_CHILD, dir);
     assert!(child.wait().unwrap().success());
-    let mut resumed = model();
-    resumed.load_checkpoint(&path).unwrap();
-    assert_eq!(resumed.epoch(), EPOCHS, "{epochs_seen:?}");
-    assert_eq!(bits(&resumed), bits(&straight), "{epochs_seen:?}");
-    assert_eq!(resumed.history(), straight.history());
-    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "latest.ckpt")
-        .collect();
-    // A kill during a save may leave its hidden temporary file; nothing else appears.
-    assert!(
-        leftovers.iter().all(|n| n.starts_with(".latest.ckpt.tmp-")),
-        "{leftovers:?}"
+    assert_eq!(
+        check_every_checkpoint(dir, &reference, kills + 1),
+        Some(EPOCHS)
     );
-    eprintln!("epochs at each kill (and whether the run had finished): {epochs_seen:?}");
+    for epoch in 1..=EPOCHS {
+        assert!(
+            dir.join(format!("epoch-{epoch}.ckpt")).exists(),
+            "epoch {epoch}"
+        );
+    }
+    let mut resumed = model();
+    resumed.load_checkpoint(dir.join("latest.ckpt")).unwrap();
+    assert_eq!(resumed.epoch(), EPOCHS);
+    let weights = |m: &Model<f32>| -> Vec<(String, Vec<u32>)> {
+        m.module()
+            .state_dict()
+            .into_iter()
+            .map(|(n, t)| (n, t.iter().map(|v| v.to_bits()).collect()))
+            .collect()
+    };
+    assert_eq!(weights(&resumed), weights(&straight));
+    assert_eq!(resumed.history(), straight.history());
 }
 
 /// The child of the full-disk test: runs with a file size limit (`ulimit -f`) far below the
