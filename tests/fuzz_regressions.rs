@@ -52,13 +52,6 @@ fn replay(target: &str, run: fn(&[u8])) {
     replay_files(target, &inputs(target), run);
 }
 
-/// Inputs that still crash a loader wait in `fuzz/regressions/<target>/open/` (out of the
-/// replays above) until it is fixed; then they move up into `fuzz/regressions/<target>/`.
-fn replay_open(target: &str, run: fn(&[u8])) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
-    replay_files(target, &inputs_in(&[root.join(target).join("open")]), run);
-}
-
 fn replay_files(target: &str, files: &[PathBuf], run: fn(&[u8])) {
     let started = Instant::now();
     for path in files {
@@ -106,16 +99,6 @@ fn weights_inputs_never_panic() {
 #[test]
 fn download_response_inputs_never_panic() {
     replay("download_response", entry::download_response);
-}
-
-/// `zero-dim-then-dims-overflowing`: a tensor of shape `[0, 2^40, 2^40]` and no data is
-/// valid safetensors (no elements), but no array can have that shape; `tensor` is handed it
-/// and panics instead of the loader returning `WeightsError::Format`.
-#[test]
-#[ignore = "tapegrad_nn::io::decode panics on shape [0, 2^40, 2^40]: tensor_from_view must refuse shapes whose nonzero dimensions overflow isize"]
-fn weights_open_findings_never_panic() {
-    replay_open("weights", entry::weights);
-    replay_open("checkpoint", entry::checkpoint);
 }
 
 /// The seeds are valid files: the loaders must accept them, or the fuzzer would start from

@@ -35,8 +35,14 @@ pub fn python() -> PathBuf {
     let python = venv.join("bin").join("python");
     if !python.exists() {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/differential-setup");
-        eprintln!("differential: creating the JAX environment at {}", venv.display());
-        let status = Command::new("bash").arg(&script).env("TAPEGRAD_JAX_VENV", &venv).status();
+        eprintln!(
+            "differential: creating the JAX environment at {}",
+            venv.display()
+        );
+        let status = Command::new("bash")
+            .arg(&script)
+            .env("TAPEGRAD_JAX_VENV", &venv)
+            .status();
         if !matches!(status, Ok(s) if s.success()) {
             panic!("`{SETUP}` failed ({status:?}); see its output above");
         }

@@ -352,6 +352,26 @@ pub fn decode<T: Real>(
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
     let metadata = meta.metadata().clone().unwrap_or_default();
     digest::verify(path, &st, &metadata)?;
+    // A shape with a zero in it holds no data whatever its other sizes, so the format accepts
+    // `[0, 2^40, 2^40]`; no array can take such a shape, so it is refused here as malformed.
+    for (name, view) in st.iter() {
+        let fits = view
+            .shape()
+            .iter()
+            .filter(|&&n| n != 0)
+            .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+            .is_some_and(|n| n <= isize::MAX as usize);
+        if !fits {
+            return Err(WeightsError::Format {
+                path: path.to_path_buf(),
+                message: format!(
+                    "tensor '{name}' has shape {:?}, whose sizes multiply past what memory can \
+                     address",
+                    view.shape()
+                ),
+            });
+        }
+    }
     let tensors = st
         .iter()
         .map(|(name, view)| (name.to_string(), tensor_from_view::<T>(&view)))
