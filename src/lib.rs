@@ -14,6 +14,10 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+#[doc = include_str!("../docs/higher-order.md")]
+#[cfg(doctest)]
+pub struct HigherOrderDoctests;
+
 pub use tapegrad_autograd as autograd;
 pub use tapegrad_datasets as datasets;
 pub use tapegrad_nn as nn;
