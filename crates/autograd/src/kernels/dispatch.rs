@@ -146,6 +146,7 @@ impl Isa {
     }
 
     /// Proof that the CPU has AVX-512, in the AVX-512 version.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     #[inline(always)]
     pub(crate) fn avx512(self) -> Option<Avx512> {
         (self.0 == Level::Avx512).then_some(Avx512(()))
@@ -171,6 +172,7 @@ impl Isa {
 /// Proof that this CPU has the AVX-512 level's features: [`Isa::avx512`] makes one only in the
 /// version [`dispatch`] runs after [`level`] found them.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct Avx512(());
 
 /// `body` in the version compiled for [`level`]: `body(isa)` with `isa` naming the version.

@@ -348,7 +348,9 @@ fn multiply_block<T: Real>(
         // SAFETY: `(i, j)` is inside `c`, so this offset stays inside its allocation.
         let corner = unsafe { ptr.offset(i as isize * rs + j as isize * cs) };
         if h == mr && w == nr && cs == 1 {
-            // SAFETY: the kernel was selected by the CPU's features; the panels hold
+            // SAFETY: a `PackedKernel` comes only from `gemm::f32_kernel` or `f64_kernel`,
+            // which hand one out only at the level whose features (checked by
+            // `dispatch::level`) its tile is compiled for; the panels hold
             // `mr * depth` and `nr * depth` values (asserted above); the tile's `mr` rows
             // of `nr` contiguous values lie inside `c`, which no one else writes now.
             unsafe {
