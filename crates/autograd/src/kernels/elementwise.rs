@@ -3,12 +3,15 @@
 //! Every elementwise op's forward and backward is one call here with a closure, so the fast
 //! paths (contiguous slices, a scalar operand, a bias row repeated over a batch) and the
 //! threading live in one place. Large arrays are split over rayon's threads; results do not
-//! depend on the thread count because every element is computed on its own.
+//! depend on the thread count because every element is computed on its own. Each loop runs
+//! in the version compiled for the CPU ([`dispatch`](super::dispatch)), with the closure
+//! inlined into it.
 
 use ndarray::{ArrayD, IxDyn, Zip};
 use rayon::prelude::*;
 
 use super::broadcast::broadcast_shape;
+use super::dispatch::dispatch;
 use crate::{Real, Tensor};
 
 /// Arrays with at least this many elements are processed by several threads; below it the cost
@@ -33,9 +36,14 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
             .par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
             .for_each(|(o, s)| {
-                for (o, &x) in o.iter_mut().zip(s) {
-                    o.write(f(x));
-                }
+                dispatch(
+                    #[inline(always)]
+                    |_| {
+                        for (o, &x) in o.iter_mut().zip(s) {
+                            o.write(f(x));
+                        }
+                    },
+                )
             });
         // SAFETY: the chunks cover the first `src.len()` values of the spare capacity, one
         // chunk of `src` each, and every value of every chunk was written above.
@@ -43,7 +51,10 @@ fn map_slice<T: Real>(src: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
         out
     } else {
         let mut out = super::pool::take(src.len());
-        out.extend(src.iter().map(|&x| f(x)));
+        dispatch(
+            #[inline(always)]
+            |_| out.extend(src.iter().map(|&x| f(x))),
+        );
         out
     }
 }
@@ -61,9 +72,14 @@ fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
             .par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
             .for_each(|(o, (a, b))| {
-                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                    o.write(f(x, y));
-                }
+                dispatch(
+                    #[inline(always)]
+                    |_| {
+                        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                            o.write(f(x, y));
+                        }
+                    },
+                )
             });
         // SAFETY: as in `map_slice`: the chunks cover the first `a.len()` values, and `b` is
         // as long as `a`.
@@ -71,7 +87,10 @@ fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
         out
     } else {
         let mut out = super::pool::take(a.len());
-        out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        dispatch(
+            #[inline(always)]
+            |_| out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y))),
+        );
         out
     }
 }
@@ -79,7 +98,9 @@ fn zip_slices<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
 /// `f(src, dst)` over pieces of `a`: for a function that works on whole slices (and so can
 /// look at several elements at once), with the same threading as [`map`]. `f` must write every
 /// element of `dst` from the element of `src` at the same place, so that the result does not
-/// depend on how the array is cut.
+/// depend on how the array is cut. A closure is inlined into the version compiled for the CPU;
+/// a kernel passed by name (such as [`math::tanh_slice`](super::math::tanh_slice)) chooses its
+/// own.
 pub fn map_slices<T: Real>(a: &Tensor<T>, f: impl Fn(&[T], &mut [T]) + Sync) -> Tensor<T> {
     let contiguous = a.as_standard_layout();
     let src = contiguous.as_slice().expect("standard layout");
@@ -87,9 +108,17 @@ pub fn map_slices<T: Real>(a: &Tensor<T>, f: impl Fn(&[T], &mut [T]) + Sync) -> 
     if src.len() >= PARALLEL_MIN_LEN {
         out.par_chunks_mut(CHUNK)
             .zip(src.par_chunks(CHUNK))
-            .for_each(|(o, s)| f(s, o));
+            .for_each(|(o, s)| {
+                dispatch(
+                    #[inline(always)]
+                    |_| f(s, o),
+                )
+            });
     } else {
-        f(src, &mut out);
+        dispatch(
+            #[inline(always)]
+            |_| f(src, &mut out),
+        );
     }
     from_vec(a.shape(), out)
 }
@@ -128,16 +157,26 @@ pub fn zip_with<T: Real>(
         // A row operand repeated over leading axes, e.g. a bias [n] against activations [m, n].
         if sa == out_shape.as_slice() && is_trailing(sb, sa) && !y.is_empty() {
             let mut out = Vec::with_capacity(x.len());
-            for row in x.chunks_exact(y.len()) {
-                out.extend(row.iter().zip(y).map(|(&p, &q)| f(p, q)));
-            }
+            dispatch(
+                #[inline(always)]
+                |_| {
+                    for row in x.chunks_exact(y.len()) {
+                        out.extend(row.iter().zip(y).map(|(&p, &q)| f(p, q)));
+                    }
+                },
+            );
             return Some(from_vec(&out_shape, out));
         }
         if sb == out_shape.as_slice() && is_trailing(sa, sb) && !x.is_empty() {
             let mut out = Vec::with_capacity(y.len());
-            for row in y.chunks_exact(x.len()) {
-                out.extend(x.iter().zip(row).map(|(&p, &q)| f(p, q)));
-            }
+            dispatch(
+                #[inline(always)]
+                |_| {
+                    for row in y.chunks_exact(x.len()) {
+                        out.extend(x.iter().zip(row).map(|(&p, &q)| f(p, q)));
+                    }
+                },
+            );
             return Some(from_vec(&out_shape, out));
         }
     }
@@ -145,11 +184,28 @@ pub fn zip_with<T: Real>(
     let av = a.broadcast(shape.clone())?;
     let bv = b.broadcast(shape.clone())?;
     let mut out = ArrayD::<T>::zeros(shape);
-    Zip::from(&mut out)
-        .and(&av)
-        .and(&bv)
-        .for_each(|o, &x, &y| *o = f(x, y));
+    dispatch(
+        #[inline(always)]
+        |_| {
+            Zip::from(&mut out)
+                .and(&av)
+                .and(&bv)
+                .for_each(|o, &x, &y| *o = f(x, y))
+        },
+    );
     Some(out.into_shared())
+}
+
+/// `dst += src`, element by element.
+fn add_slice<T: Real>(dst: &mut [T], src: &[T]) {
+    dispatch(
+        #[inline(always)]
+        |_| {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d += s;
+            }
+        },
+    );
 }
 
 /// Whether `small` equals the trailing axes of `big` (ignoring leading 1s of `small`), so that
@@ -169,15 +225,9 @@ pub fn add_assign<T: Real>(acc: &mut Tensor<T>, g: &Tensor<T>) {
         if dst.len() >= PARALLEL_MIN_LEN {
             dst.par_chunks_mut(CHUNK)
                 .zip(src.par_chunks(CHUNK))
-                .for_each(|(d, s)| {
-                    for (d, &s) in d.iter_mut().zip(s) {
-                        *d += s;
-                    }
-                });
+                .for_each(|(d, s)| add_slice(d, s));
         } else {
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d += s;
-            }
+            add_slice(dst, src);
         }
         return;
     }

@@ -7,8 +7,10 @@
 //! padding). A convolution with weights `W` of shape `[O, C * kh * kw]` is then `W cols`.
 //!
 //! `col2im_add` is its adjoint: it adds every entry of such a matrix back onto the input pixel
-//! it was read from, which is how the gradient of the input is assembled.
+//! it was read from, which is how the gradient of the input is assembled. Both run in the
+//! version compiled for the CPU ([`dispatch`](super::dispatch)).
 
+use super::dispatch::dispatch;
 use crate::Real;
 
 /// The geometry of a 2-d window sliding over one `[C, H, W]` image.
@@ -123,36 +125,41 @@ pub fn im2col<T: Real>(g: &Conv2dGeometry, image: &[T], cols: &mut [T]) {
         cols.fill(T::zero());
         return;
     }
-    let mut rows = cols.chunks_exact_mut(l);
-    for plane in image.chunks_exact(h * w).take(g.channels) {
-        for i in 0..kh {
-            let (oh_lo, oh_hi) = Conv2dGeometry::valid(i, sh, ph, h, ho);
-            for j in 0..kw {
-                let row = rows.next().expect("one row per channel and tap");
-                let (ow_lo, ow_hi) = Conv2dGeometry::valid(j, sw, pw, w, wo);
-                row[..oh_lo * wo].fill(T::zero());
-                row[oh_hi * wo..].fill(T::zero());
-                for oh in oh_lo..oh_hi {
-                    let src = &plane[(oh * sh + i - ph) * w..][..w];
-                    let dst = &mut row[oh * wo..][..wo];
-                    dst[..ow_lo].fill(T::zero());
-                    dst[ow_hi..].fill(T::zero());
-                    if ow_lo == ow_hi {
-                        continue;
-                    }
-                    let first = ow_lo * sw + j - pw;
-                    let dst = &mut dst[ow_lo..ow_hi];
-                    if sw == 1 {
-                        dst.copy_from_slice(&src[first..first + dst.len()]);
-                    } else {
-                        for (d, &s) in dst.iter_mut().zip(src[first..].iter().step_by(sw)) {
-                            *d = s;
+    dispatch(
+        #[inline(always)]
+        |_| {
+            let mut rows = cols.chunks_exact_mut(l);
+            for plane in image.chunks_exact(h * w).take(g.channels) {
+                for i in 0..kh {
+                    let (oh_lo, oh_hi) = Conv2dGeometry::valid(i, sh, ph, h, ho);
+                    for j in 0..kw {
+                        let row = rows.next().expect("one row per channel and tap");
+                        let (ow_lo, ow_hi) = Conv2dGeometry::valid(j, sw, pw, w, wo);
+                        row[..oh_lo * wo].fill(T::zero());
+                        row[oh_hi * wo..].fill(T::zero());
+                        for oh in oh_lo..oh_hi {
+                            let src = &plane[(oh * sh + i - ph) * w..][..w];
+                            let dst = &mut row[oh * wo..][..wo];
+                            dst[..ow_lo].fill(T::zero());
+                            dst[ow_hi..].fill(T::zero());
+                            if ow_lo == ow_hi {
+                                continue;
+                            }
+                            let first = ow_lo * sw + j - pw;
+                            let dst = &mut dst[ow_lo..ow_hi];
+                            if sw == 1 {
+                                dst.copy_from_slice(&src[first..first + dst.len()]);
+                            } else {
+                                for (d, &s) in dst.iter_mut().zip(src[first..].iter().step_by(sw)) {
+                                    *d = s;
+                                }
+                            }
                         }
                     }
                 }
             }
-        }
-    }
+        },
+    );
 }
 
 /// Adds each entry of `cols` (`[C * kh * kw, Ho * Wo]`) onto the pixel of `image`
@@ -173,33 +180,38 @@ pub fn col2im_add<T: Real>(g: &Conv2dGeometry, cols: &[T], image: &mut [T]) {
     if l == 0 || h * w == 0 {
         return;
     }
-    let mut rows = cols.chunks_exact(l);
-    for plane in image.chunks_exact_mut(h * w).take(g.channels) {
-        for i in 0..kh {
-            let (oh_lo, oh_hi) = Conv2dGeometry::valid(i, sh, ph, h, ho);
-            for j in 0..kw {
-                let row = rows.next().expect("one row per channel and tap");
-                let (ow_lo, ow_hi) = Conv2dGeometry::valid(j, sw, pw, w, wo);
-                if ow_lo == ow_hi {
-                    continue;
-                }
-                for oh in oh_lo..oh_hi {
-                    let dst = &mut plane[(oh * sh + i - ph) * w..][..w];
-                    let src = &row[oh * wo + ow_lo..oh * wo + ow_hi];
-                    let first = ow_lo * sw + j - pw;
-                    if sw == 1 {
-                        for (d, &s) in dst[first..first + src.len()].iter_mut().zip(src) {
-                            *d += s;
+    dispatch(
+        #[inline(always)]
+        |_| {
+            let mut rows = cols.chunks_exact(l);
+            for plane in image.chunks_exact_mut(h * w).take(g.channels) {
+                for i in 0..kh {
+                    let (oh_lo, oh_hi) = Conv2dGeometry::valid(i, sh, ph, h, ho);
+                    for j in 0..kw {
+                        let row = rows.next().expect("one row per channel and tap");
+                        let (ow_lo, ow_hi) = Conv2dGeometry::valid(j, sw, pw, w, wo);
+                        if ow_lo == ow_hi {
+                            continue;
                         }
-                    } else {
-                        for (d, &s) in dst[first..].iter_mut().step_by(sw).zip(src) {
-                            *d += s;
+                        for oh in oh_lo..oh_hi {
+                            let dst = &mut plane[(oh * sh + i - ph) * w..][..w];
+                            let src = &row[oh * wo + ow_lo..oh * wo + ow_hi];
+                            let first = ow_lo * sw + j - pw;
+                            if sw == 1 {
+                                for (d, &s) in dst[first..first + src.len()].iter_mut().zip(src) {
+                                    *d += s;
+                                }
+                            } else {
+                                for (d, &s) in dst[first..].iter_mut().step_by(sw).zip(src) {
+                                    *d += s;
+                                }
+                            }
                         }
                     }
                 }
             }
-        }
-    }
+        },
+    );
 }
 
 #[cfg(test)]

@@ -2,9 +2,13 @@
 //! im2col, softmax, vectorisable math functions and row-major copies of strided views; and
 //! fused inference kernels that evaluate a stack of layers in one pass.
 //!
-//! Nothing here knows about tapes; ops call these from their forward and backward.
+//! Nothing here knows about tapes; ops call these from their forward and backward. Each
+//! kernel runs in the version compiled for the CPU's instruction set, chosen at run time
+//! ([`dispatch`]).
 
 pub mod broadcast;
+pub mod dispatch;
+pub(crate) mod element;
 pub mod elementwise;
 pub mod fused;
 pub mod gemm;

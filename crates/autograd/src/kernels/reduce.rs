@@ -14,11 +14,13 @@
 //! that), columns in order from the first row down. These are the orders numpy uses, so sums
 //! and means of contiguous arrays over all elements, trailing axes or leading axes agree with
 //! numpy to the last bit. Threads split the work over output elements (or, for one long sum,
-//! over the fixed halves of the pairwise tree), so they do not change any result.
+//! over the fixed halves of the pairwise tree), so they do not change any result. The loops
+//! run in the version compiled for the CPU ([`dispatch`](super::dispatch)).
 
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
+use super::dispatch::dispatch;
 use super::elementwise::PARALLEL_MIN_LEN;
 use crate::{Real, Tensor};
 
@@ -148,49 +150,112 @@ pub fn pairwise_sum<T: Real>(x: &[T]) -> T {
 /// The pairwise sum of `f(v)` over `x`.
 pub fn pairwise_map<T: Real, F: Fn(T) -> T + Sync>(x: &[T], f: &F) -> T {
     let n = x.len();
+    if n >= PARALLEL_MIN_LEN {
+        let (a, b) = x.split_at(pairwise_half(n));
+        let (sa, sb) = rayon::join(|| pairwise_map(a, f), || pairwise_map(b, f));
+        return sa + sb;
+    }
+    dispatch(
+        #[inline(always)]
+        |_| pairwise_serial(x, f),
+    )
+}
+
+/// Where the pairwise tree splits `n > PAIRWISE_BLOCK` values: about half, a multiple of 8.
+#[inline(always)]
+fn pairwise_half(n: usize) -> usize {
+    let half = n / 2;
+    half - half % 8
+}
+
+/// [`pairwise_map`] on the calling thread, for fewer than [`PARALLEL_MIN_LEN`] values: the
+/// tree walked with a stack of its own, left half before right half, each node's sum `left +
+/// right`, so that it is inlined into the version compiled for the CPU (a recursive function
+/// would not be).
+#[inline(always)]
+fn pairwise_serial<T: Real, F: Fn(T) -> T>(x: &[T], f: &F) -> T {
+    if x.len() <= PAIRWISE_BLOCK {
+        return pairwise_block(x, f);
+    }
+    // Each level of the tree takes at most 9/16 of its range (half rounded down to a multiple
+    // of 8), so fewer than 2^15 values are at most 12 levels above the blocks of 128; each
+    // level leaves at most two steps pending.
+    assert!(
+        x.len() < PARALLEL_MIN_LEN,
+        "pairwise_serial: {} values",
+        x.len()
+    );
+    const STEPS: usize = 32;
+    // A step that adds the last two sums (no range starts at `usize::MAX`).
+    const ADD: (usize, usize) = (usize::MAX, 0);
+    let mut steps = [(0, 0); STEPS];
+    let mut sums = [T::zero(); STEPS / 2];
+    steps[0] = (0, x.len());
+    let (mut pending, mut done) = (1, 0);
+    while pending > 0 {
+        pending -= 1;
+        let (start, len) = steps[pending];
+        if (start, len) == ADD {
+            done -= 1;
+            let right = sums[done];
+            sums[done - 1] += right;
+        } else if len <= PAIRWISE_BLOCK {
+            sums[done] = pairwise_block(&x[start..start + len], f);
+            done += 1;
+        } else {
+            let half = pairwise_half(len);
+            steps[pending] = ADD;
+            steps[pending + 1] = (start + half, len - half);
+            steps[pending + 2] = (start, half);
+            pending += 3;
+        }
+    }
+    sums[0]
+}
+
+/// A leaf of the pairwise tree (at most [`PAIRWISE_BLOCK`] values): a running sum below 8
+/// values, else eight interleaved partial sums added as a tree, then the rest one by one.
+#[inline(always)]
+fn pairwise_block<T: Real, F: Fn(T) -> T>(x: &[T], f: &F) -> T {
+    let n = x.len();
     if n < 8 {
         let mut res = T::zero();
         for &v in x {
             res += f(v);
         }
-        res
-    } else if n <= PAIRWISE_BLOCK {
-        let mut r = [T::zero(); 8];
-        for (acc, &v) in r.iter_mut().zip(x) {
-            *acc = f(v);
-        }
-        let whole = n - n % 8;
-        for block in x[8..whole].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(block) {
-                *acc += f(v);
-            }
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &x[whole..] {
-            res += f(v);
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        let (a, b) = x.split_at(n2);
-        if n >= PARALLEL_MIN_LEN {
-            let (sa, sb) = rayon::join(|| pairwise_map(a, f), || pairwise_map(b, f));
-            sa + sb
-        } else {
-            pairwise_map(a, f) + pairwise_map(b, f)
+        return res;
+    }
+    let mut r = [T::zero(); 8];
+    for (acc, &v) in r.iter_mut().zip(x) {
+        *acc = f(v);
+    }
+    let whole = n - n % 8;
+    for block in x[8..whole].chunks_exact(8) {
+        for (acc, &v) in r.iter_mut().zip(block) {
+            *acc += f(v);
         }
     }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for &v in &x[whole..] {
+        res += f(v);
+    }
+    res
 }
 
 fn fold_slice<T: Real>(x: &[T], fold: Fold) -> T {
+    let serial = |x: &[T], g: fn(T, T) -> T| {
+        dispatch(
+            #[inline(always)]
+            |_| x.iter().copied().fold(fold.identity(), g),
+        )
+    };
     let chunked = |g: fn(T, T) -> T| {
         if x.len() >= PARALLEL_MIN_LEN {
             x.par_chunks(CHUNK)
-                .map(|c| c.iter().copied().fold(fold.identity(), g))
+                .map(|c| serial(c, g))
                 .reduce(|| fold.identity(), g)
         } else {
-            x.iter().copied().fold(fold.identity(), g)
+            serial(x, g)
         }
     };
     match fold {
@@ -203,6 +268,15 @@ fn fold_slice<T: Real>(x: &[T], fold: Fold) -> T {
 /// Combines rows `1..len` of a `[len, inner]` block into `out` (columns `j0..j0 + out.len()`),
 /// which starts as row 0.
 fn fold_columns<T: Real>(out: &mut [T], block: &[T], inner: usize, j0: usize, fold: Fold) {
+    dispatch(
+        #[inline(always)]
+        |_| fold_columns_here(out, block, inner, j0, fold),
+    )
+}
+
+/// [`fold_columns`] in the caller's version.
+#[inline(always)]
+fn fold_columns_here<T: Real>(out: &mut [T], block: &[T], inner: usize, j0: usize, fold: Fold) {
     let w = out.len();
     out.copy_from_slice(&block[j0..j0 + w]);
     for row in block.chunks_exact(inner).skip(1) {
@@ -340,9 +414,14 @@ pub fn zip_reduced<T: Real>(
     let parallel = xs.len() >= PARALLEL_MIN_LEN;
     if inner == 1 {
         let body = |((o, r), &kv): ((&mut [T], &[T]), &T)| {
-            for (o, &v) in o.iter_mut().zip(r) {
-                *o = f(v, kv);
-            }
+            dispatch(
+                #[inline(always)]
+                |_| {
+                    for (o, &v) in o.iter_mut().zip(r) {
+                        *o = f(v, kv);
+                    }
+                },
+            )
         };
         if parallel {
             out.par_chunks_mut(len)
@@ -359,9 +438,14 @@ pub fn zip_reduced<T: Real>(
     } else {
         let body = |(c, (o, r)): (usize, (&mut [T], &[T]))| {
             let kr = &k[(c / len) * inner..][..inner];
-            for ((o, &v), &kv) in o.iter_mut().zip(r).zip(kr) {
-                *o = f(v, kv);
-            }
+            dispatch(
+                #[inline(always)]
+                |_| {
+                    for ((o, &v), &kv) in o.iter_mut().zip(r).zip(kr) {
+                        *o = f(v, kv);
+                    }
+                },
+            )
         };
         if parallel {
             out.par_chunks_mut(inner)
@@ -430,20 +514,25 @@ pub fn arg_extreme<T: Real>(a: &Tensor<T>, axis: usize, max: bool) -> ArrayD<usi
     let std = a.as_standard_layout();
     let x = std.as_slice().expect("standard layout");
     let mut out = vec![0usize; outer * inner];
-    for o in 0..outer {
-        let block = &x[o * len * inner..(o + 1) * len * inner];
-        for j in 0..inner {
-            let (mut best, mut at) = (block[j], 0);
-            for r in 1..len {
-                let v = block[r * inner + j];
-                if better(v, best) {
-                    best = v;
-                    at = r;
+    dispatch(
+        #[inline(always)]
+        |_| {
+            for o in 0..outer {
+                let block = &x[o * len * inner..(o + 1) * len * inner];
+                for j in 0..inner {
+                    let (mut best, mut at) = (block[j], 0);
+                    for r in 1..len {
+                        let v = block[r * inner + j];
+                        if better(v, best) {
+                            best = v;
+                            at = r;
+                        }
+                    }
+                    out[o * inner + j] = at;
                 }
             }
-            out[o * inner + j] = at;
-        }
-    }
+        },
+    );
     ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("one index per lane")
 }
 
@@ -522,6 +611,29 @@ mod tests {
         let rows = reduce(&m, &[1], Fold::Sum, false);
         assert_eq!(&rows.as_slice().unwrap()[..3], &[495.0f32, 1495.0, 2495.0]);
         assert_eq!(reduce(&m, &[0, 1], Fold::Sum, false)[[]], 4999500.0f32);
+    }
+
+    /// The pairwise sum as first written, recursively: the stack walk must give its bits.
+    fn recursive_pairwise(x: &[f32]) -> f32 {
+        let n = x.len();
+        if n <= PAIRWISE_BLOCK {
+            return pairwise_block(x, &|v| v);
+        }
+        let (a, b) = x.split_at(pairwise_half(n));
+        recursive_pairwise(a) + recursive_pairwise(b)
+    }
+
+    #[test]
+    fn the_pairwise_stack_walk_gives_the_recursive_trees_bits() {
+        let data: Vec<f32> = (0..70_000)
+            .map(|i| ((i * 7919 % 1013) as f32).sin() * 1e3)
+            .collect();
+        let lengths = (0..300).chain([511, 512, 513, 1000, 4097, 32_767, 32_768, 70_000]);
+        for n in lengths {
+            let want = recursive_pairwise(&data[..n]);
+            let got = pairwise_sum(&data[..n]);
+            assert_eq!(got.to_bits(), want.to_bits(), "{n} values: {got} vs {want}");
+        }
     }
 
     #[test]

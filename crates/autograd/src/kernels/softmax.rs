@@ -4,7 +4,8 @@
 //! independent, so the work is split by lanes: contiguous rows are processed in place as
 //! slices, any other layout goes through ndarray's lanes with a small scratch buffer. Large
 //! arrays are split over rayon's threads by whole lanes, and each lane is summed in order, so
-//! results do not depend on the thread count.
+//! results do not depend on the thread count. The loops over lanes run in the version compiled
+//! for the CPU ([`dispatch`](super::dispatch)).
 //!
 //! The forward passes subtract each lane's maximum before exponentiating, so no finite input
 //! overflows: `softmax([1000, 1001])` is exactly `softmax([0, 1])`.
@@ -12,6 +13,7 @@
 use ndarray::{ArrayD, ArrayView1, ArrayViewMut1, Axis, Zip};
 use rayon::prelude::*;
 
+use super::dispatch::dispatch;
 use super::elementwise::PARALLEL_MIN_LEN;
 use crate::{Real, Tensor};
 
@@ -53,11 +55,13 @@ pub fn log_softmax_backward<T: Real>(y: &Tensor<T>, g: &Tensor<T>, axis: usize) 
     zip_lanes(y, g, axis, log_softmax_backward_row)
 }
 
+#[inline(always)]
 fn lane_max<T: Real>(x: &[T]) -> T {
     x.iter()
         .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m })
 }
 
+#[inline(always)]
 fn softmax_row<T: Real>(x: &[T], out: &mut [T]) {
     let m = lane_max(x);
     let mut total = T::zero();
@@ -72,6 +76,7 @@ fn softmax_row<T: Real>(x: &[T], out: &mut [T]) {
     }
 }
 
+#[inline(always)]
 fn log_softmax_row<T: Real>(x: &[T], out: &mut [T]) {
     let m = lane_max(x);
     let total: T = x.iter().map(|&v| (v - m).exp()).sum();
@@ -83,6 +88,7 @@ fn log_softmax_row<T: Real>(x: &[T], out: &mut [T]) {
     }
 }
 
+#[inline(always)]
 fn softmax_backward_row<T: Real>(y: &[T], g: &[T], out: &mut [T]) {
     let dot: T = y.iter().zip(g).map(|(&y, &g)| y * g).sum();
     for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
@@ -90,6 +96,7 @@ fn softmax_backward_row<T: Real>(y: &[T], g: &[T], out: &mut [T]) {
     }
 }
 
+#[inline(always)]
 fn log_softmax_backward_row<T: Real>(y: &[T], g: &[T], out: &mut [T]) {
     let total: T = g.iter().copied().sum();
     for ((o, &y), &g) in out.iter_mut().zip(y).zip(g) {
@@ -170,15 +177,23 @@ fn map_lanes<T: Real>(
     if axis + 1 == shape.len() {
         if let Some(src) = x.as_slice() {
             let mut out = vec![T::zero(); src.len()];
+            let rows = |out: &mut [T], src: &[T]| {
+                dispatch(
+                    #[inline(always)]
+                    |_| {
+                        for (o, x) in out.chunks_exact_mut(n).zip(src.chunks_exact(n)) {
+                            row(x, o);
+                        }
+                    },
+                )
+            };
             if src.len() >= PARALLEL_MIN_LEN {
-                out.par_chunks_mut(n)
-                    .zip(src.par_chunks(n))
-                    .with_min_len(lanes_per_task(n))
-                    .for_each(|(o, x)| row(x, o));
+                let per = lanes_per_task(n) * n;
+                out.par_chunks_mut(per)
+                    .zip(src.par_chunks(per))
+                    .for_each(|(o, x)| rows(o, x));
             } else {
-                for (o, x) in out.chunks_exact_mut(n).zip(src.chunks_exact(n)) {
-                    row(x, o);
-                }
+                rows(&mut out, src);
             }
             return from_vec(shape, out);
         }
@@ -188,7 +203,12 @@ fn map_lanes<T: Real>(
     let lanes = Zip::from(out.lanes_mut(ax)).and(x.lanes(ax));
     let one = |s: &mut Scratch<T>, (mut o, x): (ArrayViewMut1<'_, T>, ArrayView1<'_, T>)| {
         let xs = lane_slice(&x, &mut s.a);
-        with_out_slice(&mut o, &mut s.out, |o| row(xs, o));
+        with_out_slice(&mut o, &mut s.out, |o| {
+            dispatch(
+                #[inline(always)]
+                |_| row(xs, o),
+            )
+        });
     };
     if x.len() >= PARALLEL_MIN_LEN {
         lanes
@@ -218,20 +238,28 @@ fn zip_lanes<T: Real>(
     if axis + 1 == shape.len() {
         if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
             let mut out = vec![T::zero(); x.len()];
+            let rows = |out: &mut [T], x: &[T], y: &[T]| {
+                dispatch(
+                    #[inline(always)]
+                    |_| {
+                        for ((o, x), y) in out
+                            .chunks_exact_mut(n)
+                            .zip(x.chunks_exact(n))
+                            .zip(y.chunks_exact(n))
+                        {
+                            row(x, y, o);
+                        }
+                    },
+                )
+            };
             if x.len() >= PARALLEL_MIN_LEN {
-                out.par_chunks_mut(n)
-                    .zip(x.par_chunks(n))
-                    .zip(y.par_chunks(n))
-                    .with_min_len(lanes_per_task(n))
-                    .for_each(|((o, x), y)| row(x, y, o));
+                let per = lanes_per_task(n) * n;
+                out.par_chunks_mut(per)
+                    .zip(x.par_chunks(per))
+                    .zip(y.par_chunks(per))
+                    .for_each(|((o, x), y)| rows(o, x, y));
             } else {
-                for ((o, x), y) in out
-                    .chunks_exact_mut(n)
-                    .zip(x.chunks_exact(n))
-                    .zip(y.chunks_exact(n))
-                {
-                    row(x, y, o);
-                }
+                rows(&mut out, x, y);
             }
             return from_vec(shape, out);
         }
@@ -246,7 +274,12 @@ fn zip_lanes<T: Real>(
          (mut o, x, y): (ArrayViewMut1<'_, T>, ArrayView1<'_, T>, ArrayView1<'_, T>)| {
             let xs = lane_slice(&x, &mut s.a);
             let ys = lane_slice(&y, &mut s.b);
-            with_out_slice(&mut o, &mut s.out, |o| row(xs, ys, o));
+            with_out_slice(&mut o, &mut s.out, |o| {
+                dispatch(
+                    #[inline(always)]
+                    |_| row(xs, ys, o),
+                )
+            });
         };
     if a.len() >= PARALLEL_MIN_LEN {
         lanes

@@ -16,7 +16,7 @@
 use ndarray::{s, Array2, ArrayView2, ArrayView4};
 use rayon::prelude::*;
 
-use super::gemm::fma;
+use super::dispatch::{dispatch, Isa};
 use super::simd;
 use crate::Real;
 
@@ -381,7 +381,7 @@ fn group<T: Real, const L: usize, const C: usize>(
             let kernel = block * KERNEL_BLOCK + k;
             let mut kernel_sums = zeros;
             for i in 0..out_h {
-                T::tanh_slice(
+                <T as super::element::Element>::tanh_slice(
                     map[i * width..][..out_w].as_flattened(),
                     hidden.as_flattened_mut(),
                 );
@@ -433,14 +433,14 @@ fn convolve_maps<T: Real, const L: usize>(
                         }
                     }
                 })*
-                _ => {
+                _ => dispatch(#[inline(always)] |isa| {
                     let span = maps.len() / kernels;
                     for (taps, map) in taps.chunks_exact(offsets.len()).zip(maps.chunks_exact_mut(span)) {
                         for (q, pre) in map.iter_mut().enumerate() {
-                            *pre = convolve_one(pixels, q, taps, offsets);
+                            *pre = convolve_one(isa, pixels, q, taps, offsets);
                         }
                     }
-                }
+                }),
             }
         };
     }
@@ -457,63 +457,72 @@ fn convolve_maps_of<T: Real, const L: usize, const K: usize, const B: usize>(
     offsets: &[usize; K],
     maps: &mut [[T; L]],
 ) {
-    let taps: [[T; K]; B] =
-        std::array::from_fn(|b| taps[b * K..(b + 1) * K].try_into().expect("K taps"));
-    let span = maps.len() / B;
-    if span < CHAINS {
-        for (taps, map) in taps.iter().zip(maps.chunks_exact_mut(span)) {
-            for (q, pre) in map.iter_mut().enumerate() {
-                *pre = convolve_one(pixels, q, taps, offsets);
-            }
-        }
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if simd::avx512_f32() {
-        if let (Some(pixels), Some(taps)) = (
-            simd::as_f32_lanes(pixels),
-            simd::as_f32(taps.as_flattened()),
-        ) {
-            let taps: [[f32; K]; B] =
+    dispatch(
+        #[inline(always)]
+        |isa| {
+            let taps: [[T; K]; B] =
                 std::array::from_fn(|b| taps[b * K..(b + 1) * K].try_into().expect("K taps"));
-            let maps = simd::as_f32_lanes_mut(maps).expect("f32 lanes like the pixels");
-            // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { avx512::convolve_maps::<K, B>(pixels, &taps, offsets, maps) };
-            return;
-        }
-    }
-    // Runs of CHAINS positions; the last run ends at the map's end, overlapping the one before
-    // (its positions are computed twice, to the same values).
-    let mut q = 0;
-    loop {
-        let first = q.min(span - CHAINS);
-        let mut acc = [[[T::zero(); L]; CHAINS]; B];
-        for (t, &offset) in offsets.iter().enumerate() {
-            let xs: &[[T; L]; CHAINS] = pixels[first + offset..][..CHAINS]
-                .try_into()
-                .expect("CHAINS positions");
-            // Flat loops: nested per position, the compiler may vectorise across positions
-            // with gathers.
-            for (acc, taps) in acc.iter_mut().zip(&taps) {
-                let w = taps[t];
-                for (acc, &x) in acc.as_flattened_mut().iter_mut().zip(xs.as_flattened()) {
-                    *acc = fma(w, x, *acc);
+            let span = maps.len() / B;
+            if span < CHAINS {
+                for (taps, map) in taps.iter().zip(maps.chunks_exact_mut(span)) {
+                    for (q, pre) in map.iter_mut().enumerate() {
+                        *pre = convolve_one(isa, pixels, q, taps, offsets);
+                    }
+                }
+                return;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if let Some(_avx512) = isa.avx512() {
+                if let (Some(pixels), Some(taps)) = (
+                    simd::as_f32_lanes(pixels),
+                    simd::as_f32(taps.as_flattened()),
+                ) {
+                    let taps: [[f32; K]; B] = std::array::from_fn(|b| {
+                        taps[b * K..(b + 1) * K].try_into().expect("K taps")
+                    });
+                    let maps = simd::as_f32_lanes_mut(maps).expect("f32 lanes like the pixels");
+                    // SAFETY: an `Avx512` token exists only in the version `dispatch` runs on a CPU
+                    // with AVX-512F.
+                    unsafe { avx512::convolve_maps::<K, B>(pixels, &taps, offsets, maps) };
+                    return;
                 }
             }
-        }
-        for (map, acc) in maps.chunks_exact_mut(span).zip(&acc) {
-            map[first..first + CHAINS].copy_from_slice(acc);
-        }
-        if first + CHAINS == span {
-            break;
-        }
-        q += CHAINS;
-    }
+            // Runs of CHAINS positions; the last run ends at the map's end, overlapping the one before
+            // (its positions are computed twice, to the same values).
+            let mut q = 0;
+            loop {
+                let first = q.min(span - CHAINS);
+                let mut acc = [[[T::zero(); L]; CHAINS]; B];
+                for (t, &offset) in offsets.iter().enumerate() {
+                    let xs: &[[T; L]; CHAINS] = pixels[first + offset..][..CHAINS]
+                        .try_into()
+                        .expect("CHAINS positions");
+                    // Flat loops: nested per position, the compiler may vectorise across positions
+                    // with gathers.
+                    for (acc, taps) in acc.iter_mut().zip(&taps) {
+                        let w = taps[t];
+                        for (acc, &x) in acc.as_flattened_mut().iter_mut().zip(xs.as_flattened()) {
+                            *acc = isa.fma(w, x, *acc);
+                        }
+                    }
+                }
+                for (map, acc) in maps.chunks_exact_mut(span).zip(&acc) {
+                    map[first..first + CHAINS].copy_from_slice(acc);
+                }
+                if first + CHAINS == span {
+                    break;
+                }
+                q += CHAINS;
+            }
+        },
+    );
 }
 
 /// The pre-activation of the window at `corner`, one multiply-add chain over the taps in
 /// order: for maps narrower than a run, and unusual kernel sizes.
+#[inline(always)]
 fn convolve_one<T: Real, const L: usize>(
+    isa: Isa,
     pixels: &[[T; L]],
     corner: usize,
     taps: &[T],
@@ -522,7 +531,7 @@ fn convolve_one<T: Real, const L: usize>(
     let mut acc = [T::zero(); L];
     for (&w, &offset) in taps.iter().zip(offsets) {
         for (acc, &x) in acc.iter_mut().zip(&pixels[corner + offset]) {
-            *acc = fma(w, x, *acc);
+            *acc = isa.fma(w, x, *acc);
         }
     }
     acc
@@ -548,28 +557,35 @@ fn dense_block<T: Real, const L: usize, const C: usize>(
     columns: usize,
     start: usize,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if simd::avx512_f32() {
-        if let (Some(hidden), Some(rows)) = (simd::as_f32_lanes(hidden), simd::as_f32(rows)) {
-            let sums: &mut [[f32; 16]; C] = simd::as_f32_lanes_mut(sums)
-                .expect("f32 lanes like the hidden values")
-                .try_into()
-                .expect("C vectors of sums");
-            // SAFETY: the CPU has AVX-512F (checked above).
-            unsafe { avx512::dense_block(sums, hidden, rows, columns, start) };
-            return;
-        }
-    }
-    let mut acc = *sums;
-    for (h, row) in hidden.iter().zip(rows.chunks_exact(columns)) {
-        let row: &[T; C] = row[start..start + C].try_into().expect("C columns");
-        for (acc, &w) in acc.iter_mut().zip(row) {
-            for (acc, &h) in acc.iter_mut().zip(h) {
-                *acc = fma(h, w, *acc);
+    dispatch(
+        #[inline(always)]
+        |isa| {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(_avx512) = isa.avx512() {
+                if let (Some(hidden), Some(rows)) = (simd::as_f32_lanes(hidden), simd::as_f32(rows))
+                {
+                    let sums: &mut [[f32; 16]; C] = simd::as_f32_lanes_mut(sums)
+                        .expect("f32 lanes like the hidden values")
+                        .try_into()
+                        .expect("C vectors of sums");
+                    // SAFETY: an `Avx512` token exists only in the version `dispatch` runs on a CPU
+                    // with AVX-512F.
+                    unsafe { avx512::dense_block(sums, hidden, rows, columns, start) };
+                    return;
+                }
             }
-        }
-    }
-    *sums = acc;
+            let mut acc = *sums;
+            for (h, row) in hidden.iter().zip(rows.chunks_exact(columns)) {
+                let row: &[T; C] = row[start..start + C].try_into().expect("C columns");
+                for (acc, &w) in acc.iter_mut().zip(row) {
+                    for (acc, &h) in acc.iter_mut().zip(h) {
+                        *acc = isa.fma(h, w, *acc);
+                    }
+                }
+            }
+            *sums = acc;
+        },
+    );
 }
 
 #[cfg(test)]
@@ -671,13 +687,13 @@ mod tests {
     }
 
     #[test]
-    fn the_vector_kernels_give_the_bits_of_the_portable_ones() {
+    fn the_avx512_kernels_give_the_bits_of_the_compiled_ones() {
         // Four kernels (one block of the vector convolution) and three (one at a time); 16,
         // 10 and 3 columns.
         for (kernels, columns) in [(4, 16), (3, 10), (5, 3)] {
             let run = || both::<f32>(21, 12, (11, 11), (kernels, 3, 3), columns, 1.0).0;
-            let (vector, portable) = simd::vector_and_portable(run);
-            assert_same_bits(&vector, &portable);
+            let (avx512, avx2) = crate::kernels::dispatch::avx512_and_avx2(run);
+            assert_same_bits(&avx512, &avx2);
         }
     }
 

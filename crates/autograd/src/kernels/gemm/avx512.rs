@@ -11,6 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::packed::{Destination, PackedKernel};
+use crate::kernels::dispatch::Avx512;
 
 /// Rows of a tile: values of `a` broadcast per step.
 const ROWS: usize = 12;
@@ -30,7 +31,8 @@ macro_rules! tile_kernel {
         /// `dst = alpha * a b + beta * dst` for one tile, or the raw sums `a b` into a buffer.
         ///
         /// # Safety
-        /// The CPU supports AVX-512F (checked by [`PackedKernel::detect`]'s caller); `a` is
+        /// The CPU supports AVX-512F (`gemm::f32_kernel` and `f64_kernel` hand the kernel out
+        /// only at the AVX-512 level); `a` is
         /// valid for `ROWS * depth` reads and `b` for `2 * LANES * depth` (packed panels);
         /// `Destination::Matrix` addresses `ROWS` rows of `2 * LANES` contiguous writable
         /// values at its row stride, `Destination::Buffer` `ROWS * 2 * LANES` writable values.
@@ -121,7 +123,7 @@ tile_kernel!(
     F64,
     f64,
     8,
-    |lines, out| super::packed::interleave_lines(lines, ROWS, out),
+    pack_rows_f64,
     _mm512_setzero_pd,
     _mm512_set1_pd,
     _mm512_loadu_pd,
@@ -151,8 +153,9 @@ fn pack_rows_f32(lines: &[&[f32]], out: &mut [f32]) {
         lines.len(),
         out.len()
     );
-    // SAFETY: reached only through `F32`, which `f32_kernel` hands out once it has checked
-    // that the CPU has AVX-512F; the lengths were checked above.
+    // SAFETY: reached only through `F32`, which `gemm::f32_kernel` hands out only at the
+    // AVX-512 level, which `dispatch::level` chooses only where the CPU has AVX-512F; the
+    // lengths were checked above.
     unsafe { pack_rows_f32_avx512(lines, out) }
 }
 
@@ -184,6 +187,23 @@ unsafe fn pack_rows_f32_avx512(lines: &[&[f32]], out: &mut [f32]) {
             out[p * ROWS + q] = line[p];
         }
     }
+}
+
+/// Packs a panel of `a` for the `f64` kernel, as [`pack_rows_f32`] does for `f32`: the
+/// portable interleave, compiled for AVX-512.
+fn pack_rows_f64(lines: &[&[f64]], out: &mut [f64]) {
+    // SAFETY: reached only through `F64`, which `gemm::f64_kernel` hands out only at the
+    // AVX-512 level, which `dispatch::level` chooses only where the CPU has AVX-512F.
+    unsafe { pack_rows_f64_avx512(lines, out) }
+}
+
+/// [`pack_rows_f64`]'s body.
+///
+/// # Safety
+/// The CPU supports AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_rows_f64_avx512(lines: &[&[f64]], out: &mut [f64]) {
+    super::packed::interleave_lines(lines, ROWS, out);
 }
 
 /// The transpose of a 16 x 16 block of `f32`: `out[p]` lane `q` is `r[q]` lane `p`.
@@ -222,36 +242,28 @@ fn transpose_16x16(r: [__m512; 16]) -> [__m512; 16] {
     out
 }
 
-/// The `f32` kernel, where this CPU has AVX-512F.
-pub(super) fn f32_kernel() -> Option<&'static PackedKernel<f32>> {
-    is_x86_feature_detected!("avx512f").then_some(&F32)
-}
-
-/// The `f64` kernel, where this CPU has AVX-512F.
-pub(super) fn f64_kernel() -> Option<&'static PackedKernel<f64>> {
-    is_x86_feature_detected!("avx512f").then_some(&F64)
-}
-
 /// Widest `bt` that [`row_pair_dots`] takes: two rows of `N` accumulators each, plus the two
 /// rows' vectors and one of `bt`, fit in the 32 vector registers up to `N = 14`; 12 leaves
 /// the compiler room.
 pub(super) const PAIR_MAX_N: usize = 12;
 
-/// [`row_pair_dots`], where this CPU has AVX-512F.
-pub(super) fn f32_row_pair_dots() -> Option<super::RowPairDots<f32>> {
-    is_x86_feature_detected!("avx512f").then_some(row_pair_dots)
-}
-
 /// The dot products of two rows `x0` and `x1` with each of the `n = bt.len() / x0.len()` rows
 /// of `bt` (row-major), `n` from 1 to [`PAIR_MAX_N`], into `out[0][..n]` and `out[1][..n]`.
 ///
-/// Each vector of `bt` loaded serves both rows, where the portable `row_dots` loads it once
-/// per row; the sums are the same: per lane a chain of multiply-adds along the row, the lanes
-/// folded in halves (8, 4, 2, 1), then the leftover products chained on.
+/// Each vector of `bt` loaded serves both rows, where the compiled `row_dots` loads it once
+/// per row; the sums are the same as its fused ones (the AVX2 and AVX-512 levels'): per lane
+/// a chain of multiply-adds along the row, the lanes folded in halves (8, 4, 2, 1), then the
+/// leftover products chained on.
 ///
 /// # Panics
 /// If the rows differ in length or `bt` does not hold 1 to [`PAIR_MAX_N`] of them.
-fn row_pair_dots(x0: &[f32], x1: &[f32], bt: &[f32], out: &mut [[f32; 16]; 2]) {
+pub(super) fn row_pair_dots(
+    _: Avx512,
+    x0: &[f32],
+    x1: &[f32],
+    bt: &[f32],
+    out: &mut [[f32; 16]; 2],
+) {
     let k = x0.len();
     let n = bt.len().checked_div(k).unwrap_or(0);
     assert!(
@@ -264,8 +276,8 @@ fn row_pair_dots(x0: &[f32], x1: &[f32], bt: &[f32], out: &mut [[f32; 16]; 2]) {
     macro_rules! width {
         ($($w:literal)*) => {
             match n {
-                // SAFETY: reached only through `f32_row_pair_dots`, which checked that the CPU
-                // has AVX-512F; the lengths were checked above.
+                // SAFETY: the `Avx512` token exists only where the CPU has AVX-512F; the
+                // lengths were checked above.
                 $($w => unsafe { row_pair_dots_of::<$w>(x0, x1, bt, out) },)*
                 _ => unreachable!("checked above"),
             }
@@ -311,7 +323,7 @@ unsafe fn row_pair_dots_of<const N: usize>(
             *out = x[full..]
                 .iter()
                 .zip(&row[full..])
-                .fold(fold_lanes(acc), |sum, (&x, &y)| super::fma(x, y, sum));
+                .fold(fold_lanes(acc), |sum, (&x, &y)| x.mul_add(y, sum));
         }
     }
 }
@@ -435,7 +447,7 @@ mod tests {
 
     #[test]
     fn packing_rows_in_registers_matches_the_portable_interleave() {
-        if f32_kernel().is_none() {
+        if super::super::f32_kernel().is_none() {
             eprintln!("this CPU has no AVX-512F: nothing to compare");
             return;
         }
@@ -467,7 +479,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "pack_rows_f32")]
     fn packing_rows_checks_the_panel_shape() {
-        if f32_kernel().is_none() {
+        if super::super::f32_kernel().is_none() {
             panic!("pack_rows_f32: no AVX-512F, nothing to check");
         }
         let line = [0.0f32; 16];

@@ -19,6 +19,7 @@
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
+use super::dispatch::{dispatch, Isa};
 use super::{pool, simd};
 use crate::Real;
 
@@ -26,37 +27,23 @@ use crate::Real;
 mod avx512;
 mod packed;
 
-#[doc(hidden)]
-pub use packed::PackedKernel;
+pub(crate) use packed::PackedKernel;
 
-/// The packed GEMM's `f32` kernel for this CPU, if it has one.
+/// The packed GEMM's `f32` kernel at the kernels' level, if it has one (AVX-512).
 pub(crate) fn f32_kernel() -> Option<&'static PackedKernel<f32>> {
     #[cfg(target_arch = "x86_64")]
-    return avx512::f32_kernel();
-    #[cfg(not(target_arch = "x86_64"))]
+    if super::dispatch::level() == super::dispatch::Level::Avx512 {
+        return Some(&avx512::F32);
+    }
     None
 }
 
-/// Two rows' dot products with the rows of a row-major matrix, into the first `n` entries of
-/// each output row (see `row_dots_form`): a kernel that loads each vector of the matrix once
-/// for both rows.
-#[doc(hidden)]
-pub type RowPairDots<T> = fn(&[T], &[T], &[T], &mut [[T; NARROW_MAX_N]; 2]);
-
-/// The `f32` [`RowPairDots`] kernel for this CPU, if it has one, and the widest matrix it
-/// takes.
-pub(crate) fn f32_row_pair_dots() -> Option<(RowPairDots<f32>, usize)> {
-    #[cfg(target_arch = "x86_64")]
-    return avx512::f32_row_pair_dots().map(|k| (k, avx512::PAIR_MAX_N));
-    #[cfg(not(target_arch = "x86_64"))]
-    None
-}
-
-/// The packed GEMM's `f64` kernel for this CPU, if it has one.
+/// The packed GEMM's `f64` kernel at the kernels' level, if it has one (AVX-512).
 pub(crate) fn f64_kernel() -> Option<&'static PackedKernel<f64>> {
     #[cfg(target_arch = "x86_64")]
-    return avx512::f64_kernel();
-    #[cfg(not(target_arch = "x86_64"))]
+    if super::dispatch::level() == super::dispatch::Level::Avx512 {
+        return Some(&avx512::F64);
+    }
     None
 }
 
@@ -139,11 +126,17 @@ pub fn gemm<T: Real>(
         // copied: it has `k <= 16` rows against `m` of `c`.
         let b = b.as_standard_layout();
         let b = b.as_slice().expect("standard layout");
-        split_rows(c, work, 1, |c, first| {
-            let a = a.slice(s![first..first + c.nrows(), ..]);
-            let c = c.as_slice_mut().expect("whole rows of a row-major matrix");
-            short_form(alpha, &a, b, beta, c);
-        });
+        split_rows(
+            c,
+            work,
+            1,
+            #[inline(always)]
+            |isa, c, first| {
+                let a = a.slice(s![first..first + c.nrows(), ..]);
+                let c = c.as_slice_mut().expect("whole rows of a row-major matrix");
+                short_form(isa, alpha, &a, b, beta, c);
+            },
+        );
         return;
     }
     if let (Some(kernel), true) = (
@@ -266,21 +259,34 @@ fn narrow_form<T: Real>(
     let k = b.nrows();
     let b = b.as_standard_layout();
     let b = b.as_slice().expect("standard layout");
-    split_rows(c, m * n * k, NARROW_ROWS, |c, first| {
-        let sums = narrow_rows(&a[first * k..(first + c.nrows()) * k], b, n);
-        store_sums(c, &sums, alpha, beta);
-    });
+    split_rows(
+        c,
+        m * n * k,
+        NARROW_ROWS,
+        #[inline(always)]
+        |isa, c, first| {
+            let sums = narrow_rows(isa, &a[first * k..(first + c.nrows()) * k], b, n);
+            store_sums(c, &sums, alpha, beta);
+        },
+    );
 }
 
-/// Runs `rows(part, first)` on `c` cut into parts of whole `multiple`-row blocks (`first` the
-/// part's first row): one part per thread, as many as the work pays for, or all of `c` on the
-/// calling thread for a small product.
+/// Runs `rows(isa, part, first)` on `c` cut into parts of whole `multiple`-row blocks
+/// (`first` the part's first row), each part in the version compiled for the kernels' level
+/// (`rows` is to be marked `#[inline(always)]`, see [`dispatch`]): one part per thread, as
+/// many as the work pays for, or all of `c` on the calling thread for a small product.
 fn split_rows<T: Real>(
     c: &mut ArrayViewMut2<'_, T>,
     work: usize,
     multiple: usize,
-    rows: impl Fn(&mut ArrayViewMut2<'_, T>, usize) + Sync,
+    rows: impl Fn(Isa, &mut ArrayViewMut2<'_, T>, usize) + Sync,
 ) {
+    let part = |c: &mut ArrayViewMut2<'_, T>, first: usize| {
+        dispatch(
+            #[inline(always)]
+            |isa| rows(isa, c, first),
+        )
+    };
     let threads = rayon::current_num_threads();
     if threads > 1 && work >= PARALLEL_MIN_MACS {
         let tasks = threads.min(work / (PARALLEL_MIN_MACS / 2)).max(2);
@@ -288,13 +294,14 @@ fn split_rows<T: Real>(
         c.axis_chunks_iter_mut(Axis(0), per)
             .into_par_iter()
             .enumerate()
-            .for_each(|(t, mut c)| rows(&mut c, t * per));
+            .for_each(|(t, mut c)| part(&mut c, t * per));
     } else {
-        rows(c, 0);
+        part(c, 0);
     }
 }
 
 /// `c = alpha * sums + beta * c`, row by row, for the first `c.ncols()` sums of each row.
+#[inline(always)]
 fn store_sums<T: Real>(
     c: &mut ArrayViewMut2<'_, T>,
     sums: &[[T; NARROW_MAX_N]],
@@ -325,40 +332,58 @@ const DOT_LANES: usize = 16;
 fn row_dots_form<T: Real>(alpha: T, a: &[T], bt: &[T], beta: T, c: &mut ArrayViewMut2<'_, T>) {
     let (m, n) = c.dim();
     let k = a.len() / m;
-    let pairs = T::row_pair_dots().filter(|&(_, widest)| n <= widest);
     let row_of = |r: usize| &a[r * k..][..k];
-    split_rows(c, m * n * k, 1, |c, first| {
-        let rows = c.nrows();
-        let mut r = 0;
-        if let Some((pair_dots, _)) = pairs {
-            let mut sums = [[T::zero(); NARROW_MAX_N]; 2];
-            while r + 2 <= rows {
-                pair_dots(row_of(first + r), row_of(first + r + 1), bt, &mut sums);
-                for (i, sums) in sums.iter().enumerate() {
-                    for (dst, &sum) in c.row_mut(r + i).iter_mut().zip(sums) {
-                        store(dst, alpha, sum, beta);
+    split_rows(
+        c,
+        m * n * k,
+        1,
+        #[inline(always)]
+        |isa, c, first| {
+            let rows = c.nrows();
+            let mut r = 0;
+            #[cfg(target_arch = "x86_64")]
+            if let (Some(avx512), Some(a), Some(bt), true) = (
+                isa.avx512(),
+                simd::as_f32(a),
+                simd::as_f32(bt),
+                n <= avx512::PAIR_MAX_N,
+            ) {
+                let mut sums = [[T::zero(); NARROW_MAX_N]; 2];
+                while r + 2 <= rows {
+                    let (x0, x1) = (&a[(first + r) * k..][..k], &a[(first + r + 1) * k..][..k]);
+                    let sums_f32: &mut [[f32; NARROW_MAX_N]; 2] = simd::as_f32_lanes_mut(&mut sums)
+                        .expect("f32 like `a`")
+                        .try_into()
+                        .expect("two rows");
+                    avx512::row_pair_dots(avx512, x0, x1, bt, sums_f32);
+                    for (i, sums) in sums.iter().enumerate() {
+                        for (dst, &sum) in c.row_mut(r + i).iter_mut().zip(sums) {
+                            store(dst, alpha, sum, beta);
+                        }
                     }
+                    r += 2;
                 }
-                r += 2;
             }
-        }
-        for r in r..rows {
-            let sums = row_dots(row_of(first + r), bt, n);
-            for (dst, &sum) in c.row_mut(r).iter_mut().zip(&sums) {
-                store(dst, alpha, sum, beta);
+            for r in r..rows {
+                let sums = row_dots(isa, row_of(first + r), bt, n);
+                for (dst, &sum) in c.row_mut(r).iter_mut().zip(&sums) {
+                    store(dst, alpha, sum, beta);
+                }
             }
-        }
-    });
+        },
+    );
 }
 
 /// The dot products of `x` with each of the `n` rows of `bt` (`n x x.len()`, row-major), for
 /// `n` from 1 to [`NARROW_MAX_N`]: [`row_dots_of_width`] with `n` fixed at compile time.
-fn row_dots<T: Real>(x: &[T], bt: &[T], n: usize) -> [T; NARROW_MAX_N] {
-    with_width!(n, row_dots_of_width::<T>(x, bt))
+#[inline(always)]
+fn row_dots<T: Real>(isa: Isa, x: &[T], bt: &[T], n: usize) -> [T; NARROW_MAX_N] {
+    with_width!(n, row_dots_of_width::<T>(isa, x, bt))
 }
 
 /// See [`row_dots`]; `N` is the number of rows of `bt`.
-fn row_dots_of_width<T: Real, const N: usize>(x: &[T], bt: &[T]) -> [T; NARROW_MAX_N] {
+#[inline(always)]
+fn row_dots_of_width<T: Real, const N: usize>(isa: Isa, x: &[T], bt: &[T]) -> [T; NARROW_MAX_N] {
     let k = x.len();
     let rows: [&[T]; N] = std::array::from_fn(|j| &bt[j * k..][..k]);
     let mut acc = [[T::zero(); DOT_LANES]; N];
@@ -368,7 +393,7 @@ fn row_dots_of_width<T: Real, const N: usize>(x: &[T], bt: &[T]) -> [T; NARROW_M
         for (acc, row) in acc.iter_mut().zip(&rows) {
             let ys: &[T; DOT_LANES] = row[p..p + DOT_LANES].try_into().expect("whole lanes");
             for ((acc, &x), &y) in acc.iter_mut().zip(xs).zip(ys) {
-                *acc = fma(x, y, *acc);
+                *acc = isa.fma(x, y, *acc);
             }
         }
     }
@@ -385,7 +410,7 @@ fn row_dots_of_width<T: Real, const N: usize>(x: &[T], bt: &[T]) -> [T; NARROW_M
         *out = x[full..]
             .iter()
             .zip(&row[full..])
-            .fold(acc[0], |sum, (&x, &y)| fma(x, y, sum));
+            .fold(acc[0], |sum, (&x, &y)| isa.fma(x, y, sum));
     }
     out
 }
@@ -415,29 +440,39 @@ fn narrow_transposed_form<T: Real>(
     let b = b.as_standard_layout();
     let b = b.as_slice().expect("standard layout");
     let k = at.len() / m;
-    split_rows(c, m * n * k, NARROW_COLUMNS, |c, first| {
-        for (r, mut rows) in c.axis_chunks_iter_mut(Axis(0), NARROW_COLUMNS).enumerate() {
-            let sums = narrow_transposed_block(at, m, first + r * NARROW_COLUMNS, b, n);
-            store_sums(&mut rows, &sums, alpha, beta);
-        }
-    });
+    split_rows(
+        c,
+        m * n * k,
+        NARROW_COLUMNS,
+        #[inline(always)]
+        |isa, c, first| {
+            for (r, mut rows) in c.axis_chunks_iter_mut(Axis(0), NARROW_COLUMNS).enumerate() {
+                let sums = narrow_transposed_block(isa, at, m, first + r * NARROW_COLUMNS, b, n);
+                store_sums(&mut rows, &sums, alpha, beta);
+            }
+        },
+    );
 }
 
 /// Outputs `first..first + NARROW_COLUMNS` (fewer at the end) of [`narrow_transposed_form`],
 /// one array of `n` sums each.
+#[inline(always)]
 fn narrow_transposed_block<T: Real>(
+    isa: Isa,
     at: &[T],
     m: usize,
     first: usize,
     b: &[T],
     n: usize,
 ) -> [[T; NARROW_MAX_N]; NARROW_COLUMNS] {
-    with_width!(n, narrow_transposed_of_width::<T>(at, m, first, b))
+    with_width!(n, narrow_transposed_of_width::<T>(isa, at, m, first, b))
 }
 
 /// See [`narrow_transposed_block`]; `N` is the number of columns of `b`, `J` (that is,
 /// [`NARROW_COLUMNS`]) the outputs computed together.
+#[inline(always)]
 fn narrow_transposed_of_width<T: Real, const N: usize>(
+    isa: Isa,
     at: &[T],
     m: usize,
     first: usize,
@@ -452,14 +487,15 @@ fn narrow_transposed_of_width<T: Real, const N: usize>(
     let skip = first - start;
     let width = J.min(m);
     #[cfg(target_arch = "x86_64")]
-    if simd::avx512_f32() {
+    if let Some(_avx512) = isa.avx512() {
         if let (Some(at), Some(b)) = (simd::as_f32(at), simd::as_f32(b)) {
             let mut sums = [[T::zero(); NARROW_MAX_N]; J];
             let sums_f32: &mut [[f32; NARROW_MAX_N]; J] = simd::as_f32_lanes_mut(&mut sums)
                 .expect("f32 like `at`")
                 .try_into()
                 .expect("J outputs");
-            // SAFETY: the CPU has AVX-512F (checked above).
+            // SAFETY: an `Avx512` token exists only in the version `dispatch` runs on a CPU
+            // with AVX-512F.
             unsafe { avx512::narrow_transposed::<N>(at, m, start, b, sums_f32) };
             let mut out = [[T::zero(); NARROW_MAX_N]; J];
             out[..width - skip].copy_from_slice(&sums[skip..width]);
@@ -476,7 +512,7 @@ fn narrow_transposed_of_width<T: Real, const N: usize>(
         };
         for (acc, &y) in acc.iter_mut().zip(b_row) {
             for (acc, &x) in acc.iter_mut().zip(&piece) {
-                *acc = fma(x, y, *acc);
+                *acc = isa.fma(x, y, *acc);
             }
         }
     }
@@ -507,33 +543,45 @@ fn prefetch<T>(row: &[T], at: usize) {
 
 /// The rows of the row-major `a` (`rows x k`) times the row-major `k x n` matrix `b`, for `n`
 /// from 1 to [`NARROW_MAX_N`]: [`narrow_rows_of_width`] with `n` fixed at compile time.
-fn narrow_rows<T: Real>(a: &[T], b: &[T], n: usize) -> Vec<[T; NARROW_MAX_N]> {
-    with_width!(n, narrow_rows_padded::<T>(a, b))
+#[inline(always)]
+fn narrow_rows<T: Real>(isa: Isa, a: &[T], b: &[T], n: usize) -> Vec<[T; NARROW_MAX_N]> {
+    with_width!(n, narrow_rows_padded::<T>(isa, a, b))
 }
 
 /// [`narrow_rows_of_width`], except that nine to fifteen `f32` columns, one 16-lane vector and
 /// some change that the compiler splits into narrower vectors and scalars, are padded with
 /// zero columns to 16 so that each row's multiply-add is one instruction. The padding's sums
 /// are dropped; each kept sum is the same chain as without it.
-fn narrow_rows_padded<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NARROW_MAX_N]> {
+#[inline(always)]
+fn narrow_rows_padded<T: Real, const N: usize>(
+    isa: Isa,
+    a: &[T],
+    b: &[T],
+) -> Vec<[T; NARROW_MAX_N]> {
     if std::mem::size_of::<T>() != 4 || N <= 8 || N >= 16 {
-        return narrow_rows_of_width::<T, N>(a, b);
+        return narrow_rows_of_width::<T, N>(isa, a, b);
     }
     let mut padded = vec![T::zero(); b.len() / N * 16];
     for (dst, src) in padded.chunks_exact_mut(16).zip(b.chunks_exact(N)) {
         dst[..N].copy_from_slice(&src[..N]);
     }
-    narrow_rows_of_width::<T, 16>(a, &padded)
+    narrow_rows_of_width::<T, 16>(isa, a, &padded)
 }
 
 /// See [`narrow_rows`]; `N` is the number of columns of `b`.
-fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NARROW_MAX_N]> {
+#[inline(always)]
+fn narrow_rows_of_width<T: Real, const N: usize>(
+    isa: Isa,
+    a: &[T],
+    b: &[T],
+) -> Vec<[T; NARROW_MAX_N]> {
     #[cfg(target_arch = "x86_64")]
-    if N == 16 && simd::avx512_f32() {
+    if let (true, Some(_avx512)) = (N == 16, isa.avx512()) {
         if let (Some(a_f32), Some(b_f32)) = (simd::as_f32(a), simd::as_f32(b)) {
             let mut out = vec![[T::zero(); NARROW_MAX_N]; a.len() / (b.len() / N)];
             let lanes = simd::as_f32_lanes_mut(&mut out).expect("f32 like `a`");
-            // SAFETY: the CPU has AVX-512F (checked above).
+            // SAFETY: an `Avx512` token exists only in the version `dispatch` runs on a CPU
+            // with AVX-512F.
             unsafe { avx512::narrow_rows_16(a_f32, b_f32, lanes) };
             return out;
         }
@@ -553,7 +601,7 @@ fn narrow_rows_of_width<T: Real, const N: usize>(a: &[T], b: &[T]) -> Vec<[T; NA
             for (acc, x) in acc.iter_mut().zip(&xs) {
                 let x = x[q];
                 for (acc, &y) in acc.iter_mut().zip(b_row) {
-                    *acc = fma(x, y, *acc);
+                    *acc = isa.fma(x, y, *acc);
                 }
             }
         }
@@ -583,12 +631,18 @@ const SHORT_ROWS: usize = 16;
 /// [`SHORT_LANES`] columns of every row of `b` are loaded into registers once and every row of
 /// `a` is multiplied against them; `k` is a compile-time constant, so the sum over it is fully
 /// unrolled. Each output element is one fixed sequence of multiply-adds.
-fn short_form<T: Real>(alpha: T, a: &ArrayView2<'_, T>, b: &[T], beta: T, c: &mut [T]) {
-    with_width!(a.ncols(), short_form_of_depth::<T>(alpha, a, b, beta, c))
+#[inline(always)]
+fn short_form<T: Real>(isa: Isa, alpha: T, a: &ArrayView2<'_, T>, b: &[T], beta: T, c: &mut [T]) {
+    with_width!(
+        a.ncols(),
+        short_form_of_depth::<T>(isa, alpha, a, b, beta, c)
+    )
 }
 
 /// See [`short_form`]; `K` is the inner dimension.
+#[inline(always)]
 fn short_form_of_depth<T: Real, const K: usize>(
+    isa: Isa,
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &[T],
@@ -617,7 +671,7 @@ fn short_form_of_depth<T: Real, const K: usize>(
                 let mut acc = [T::zero(); SHORT_LANES];
                 for (&w, col) in w.iter().zip(&cols) {
                     for (acc, &x) in acc.iter_mut().zip(col.iter()) {
-                        *acc = fma(w, x, *acc);
+                        *acc = isa.fma(w, x, *acc);
                     }
                 }
                 for (dst, &sum) in c_row[j..j + SHORT_LANES].iter_mut().zip(&acc) {
@@ -631,7 +685,7 @@ fn short_form_of_depth<T: Real, const K: usize>(
             let sum = w
                 .iter()
                 .zip(&b_rows)
-                .fold(T::zero(), |acc, (&w, row)| fma(w, row[j], acc));
+                .fold(T::zero(), |acc, (&w, row)| isa.fma(w, row[j], acc));
             store(dst, alpha, sum, beta);
         }
     }
@@ -650,17 +704,6 @@ fn store<T: Real>(dst: &mut T, alpha: T, sum: T, beta: T) {
     } else {
         scaled + beta * *dst
     };
-}
-
-/// `a b + c`, one fused instruction where the build targets FMA (the same rounding on every
-/// run of a given build).
-#[inline(always)]
-pub(crate) fn fma<T: Real>(a: T, b: T, c: T) -> T {
-    if cfg!(target_feature = "fma") {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
 }
 
 /// Products go through the packed GEMM (where the CPU has its kernel) when the inner and
@@ -751,6 +794,21 @@ pub fn matmul_into<T: Real>(
     } else if beta != T::one() {
         c.mapv_inplace(|x| x * beta);
     }
+    dispatch(
+        #[inline(always)]
+        |_| vector_product(a, b, c),
+    );
+}
+
+/// `c += a b` for the vector shapes of [`matmul_into`] (`m`, `n` or `k` is 1; none is 0).
+#[inline(always)]
+fn vector_product<T: Real>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
     // Each case first tries contiguous slices (the usual layouts: row-major values and the
     // transposed views of row-major values), where the loops vectorise; any other strides go
     // through ndarray's strided rows and columns.
@@ -805,7 +863,7 @@ pub fn matmul_into<T: Real>(
 }
 
 /// `y += alpha x`.
-#[inline]
+#[inline(always)]
 fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
@@ -814,7 +872,7 @@ fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
 
 /// `sum_i x_i y_i`, in eight interleaved partial sums so that the loop vectorises (the order
 /// is fixed, so the result does not vary between runs).
-#[inline]
+#[inline(always)]
 fn dot<T: Real>(x: &[T], y: &[T]) -> T {
     const LANES: usize = 8;
     let mut acc = [T::zero(); LANES];
@@ -1030,40 +1088,44 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn the_row_pair_kernel_gives_the_bits_of_the_row_kernel() {
-        let Some((pair_dots, widest)) = f32_row_pair_dots() else {
-            return; // no such kernel on this CPU: nothing to compare
-        };
-        for k in [1, 15, 16, 17, 64, 625] {
-            let values = |seed: u64, len: usize| -> Vec<f32> {
-                crate::gradcheck::registry::sample(&[len], seed)
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect()
+        dispatch(|isa| {
+            let Some(token) = isa.avx512() else {
+                eprintln!("kernels below AVX-512: no row-pair kernel to compare");
+                return;
             };
-            let (x0, x1) = (values(31, k), values(32, k));
-            for n in 1..=widest {
-                let bt = values(33 + n as u64, n * k);
-                let mut pair = [[0.0; NARROW_MAX_N]; 2];
-                pair_dots(&x0, &x1, &bt, &mut pair);
-                for (x, pair) in [&x0, &x1].into_iter().zip(&pair) {
-                    let single = row_dots(x, &bt, n);
-                    assert!(
-                        pair[..n]
-                            .iter()
-                            .zip(&single[..n])
-                            .all(|(p, q)| p.to_bits() == q.to_bits()),
-                        "k {k}, n {n}: {:?} against {:?}",
-                        &pair[..n],
-                        &single[..n]
-                    );
+            for k in [1, 15, 16, 17, 64, 625] {
+                let values = |seed: u64, len: usize| -> Vec<f32> {
+                    crate::gradcheck::registry::sample(&[len], seed)
+                        .iter()
+                        .map(|&v| v as f32)
+                        .collect()
+                };
+                let (x0, x1) = (values(31, k), values(32, k));
+                for n in 1..=avx512::PAIR_MAX_N {
+                    let bt = values(33 + n as u64, n * k);
+                    let mut pair = [[0.0; NARROW_MAX_N]; 2];
+                    avx512::row_pair_dots(token, &x0, &x1, &bt, &mut pair);
+                    for (x, pair) in [&x0, &x1].into_iter().zip(&pair) {
+                        let single = row_dots(isa, x, &bt, n);
+                        assert!(
+                            pair[..n]
+                                .iter()
+                                .zip(&single[..n])
+                                .all(|(p, q)| p.to_bits() == q.to_bits()),
+                            "k {k}, n {n}: {:?} against {:?}",
+                            &pair[..n],
+                            &single[..n]
+                        );
+                    }
                 }
             }
-        }
+        });
     }
 
     #[test]
-    fn the_vector_kernels_give_the_bits_of_the_portable_ones() {
+    fn the_avx512_kernels_give_the_bits_of_the_compiled_ones() {
         // (m, k, n, a transposed): the transposed narrow form (full blocks, a ragged last
         // block, fewer rows than a block), the narrow form padded to 16 columns and at 16.
         for (m, k, n, at) in [
@@ -1084,11 +1146,11 @@ mod tests {
                 gemm(1.0, &a, &b.view(), 0.5, &mut c.view_mut());
                 c
             };
-            let (vector, portable) = simd::vector_and_portable(product);
+            let (avx512, avx2) = crate::kernels::dispatch::avx512_and_avx2(product);
             assert!(
-                vector
+                avx512
                     .iter()
-                    .zip(&portable)
+                    .zip(&avx2)
                     .all(|(p, q)| p.to_bits() == q.to_bits()),
                 "({m}, {k}, {n}, transposed {at})"
             );

@@ -20,6 +20,7 @@
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
+use crate::kernels::dispatch::dispatch;
 use crate::kernels::pool;
 use crate::Real;
 
@@ -128,48 +129,54 @@ fn columns<T: Real>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
-    let (m, k) = a.dim();
-    let n = b.ncols();
-    let (mr, nr) = (kernel.rows, kernel.columns);
-    let size = std::mem::size_of::<T>();
-    let full_depth = DEPTH.min(k);
-    let row_block = ((A_BLOCK / size / full_depth / mr).max(1) * mr).min(m.next_multiple_of(mr));
-    let width = block_width::<T>(k, nr).min(n.next_multiple_of(nr));
-    let mut packed_a = pool::aligned_scratch::<T>(row_block * full_depth);
-    let mut packed_b = pool::aligned_scratch::<T>(width * full_depth);
-    for i0 in (0..m).step_by(row_block) {
-        let rows = row_block.min(m - i0);
-        for p0 in (0..k).step_by(DEPTH) {
-            let depth = DEPTH.min(k - p0);
-            let beta = if p0 == 0 { beta } else { T::one() };
-            let packed_a = &mut packed_a[..rows.next_multiple_of(mr) * depth];
-            pack_a(
-                kernel,
-                &a.slice(s![i0..i0 + rows, p0..p0 + depth]),
-                packed_a,
-            );
-            for j0 in (0..n).step_by(width) {
-                let cols = width.min(n - j0);
-                let packed_b = &mut packed_b[..cols.next_multiple_of(nr) * depth];
-                pack_b(
-                    &b.slice(s![p0..p0 + depth, j0..j0 + cols]),
-                    nr,
-                    packed_b,
-                    false,
-                );
-                multiply_block(
-                    kernel,
-                    depth,
-                    packed_a,
-                    packed_b,
-                    alpha,
-                    beta,
-                    &mut c.slice_mut(s![i0..i0 + rows, j0..j0 + cols]),
-                    true,
-                );
+    dispatch(
+        #[inline(always)]
+        |_| {
+            let (m, k) = a.dim();
+            let n = b.ncols();
+            let (mr, nr) = (kernel.rows, kernel.columns);
+            let size = std::mem::size_of::<T>();
+            let full_depth = DEPTH.min(k);
+            let row_block =
+                ((A_BLOCK / size / full_depth / mr).max(1) * mr).min(m.next_multiple_of(mr));
+            let width = block_width::<T>(k, nr).min(n.next_multiple_of(nr));
+            let mut packed_a = pool::aligned_scratch::<T>(row_block * full_depth);
+            let mut packed_b = pool::aligned_scratch::<T>(width * full_depth);
+            for i0 in (0..m).step_by(row_block) {
+                let rows = row_block.min(m - i0);
+                for p0 in (0..k).step_by(DEPTH) {
+                    let depth = DEPTH.min(k - p0);
+                    let beta = if p0 == 0 { beta } else { T::one() };
+                    let packed_a = &mut packed_a[..rows.next_multiple_of(mr) * depth];
+                    pack_a(
+                        kernel,
+                        &a.slice(s![i0..i0 + rows, p0..p0 + depth]),
+                        packed_a,
+                    );
+                    for j0 in (0..n).step_by(width) {
+                        let cols = width.min(n - j0);
+                        let packed_b = &mut packed_b[..cols.next_multiple_of(nr) * depth];
+                        pack_b(
+                            &b.slice(s![p0..p0 + depth, j0..j0 + cols]),
+                            nr,
+                            packed_b,
+                            false,
+                        );
+                        multiply_block(
+                            kernel,
+                            depth,
+                            packed_a,
+                            packed_b,
+                            alpha,
+                            beta,
+                            &mut c.slice_mut(s![i0..i0 + rows, j0..j0 + cols]),
+                            true,
+                        );
+                    }
+                }
             }
-        }
-    }
+        },
+    );
 }
 
 /// Columns of `b` in one of [`columns`]' packed blocks, for an inner dimension of `k`: as
@@ -263,26 +270,31 @@ fn multiply_rows<T: Real>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
-    let block = MAX_ROWS
-        .next_multiple_of(kernel.rows)
-        .min(a.nrows().next_multiple_of(kernel.rows));
-    let mut packed_a = pool::aligned_scratch::<T>(block * depth);
-    for (mut c_rows, a_rows) in c
-        .axis_chunks_iter_mut(Axis(0), block)
-        .zip(a.axis_chunks_iter(Axis(0), block))
-    {
-        pack_a(kernel, &a_rows, &mut packed_a);
-        multiply_block(
-            kernel,
-            depth,
-            &packed_a,
-            packed_b,
-            alpha,
-            beta,
-            &mut c_rows,
-            false,
-        );
-    }
+    dispatch(
+        #[inline(always)]
+        |_| {
+            let block = MAX_ROWS
+                .next_multiple_of(kernel.rows)
+                .min(a.nrows().next_multiple_of(kernel.rows));
+            let mut packed_a = pool::aligned_scratch::<T>(block * depth);
+            for (mut c_rows, a_rows) in c
+                .axis_chunks_iter_mut(Axis(0), block)
+                .zip(a.axis_chunks_iter(Axis(0), block))
+            {
+                pack_a(kernel, &a_rows, &mut packed_a);
+                multiply_block(
+                    kernel,
+                    depth,
+                    &packed_a,
+                    packed_b,
+                    alpha,
+                    beta,
+                    &mut c_rows,
+                    false,
+                );
+            }
+        },
+    );
 }
 
 /// `c` cut along `axis` into parts of `len` (the last one shorter).
@@ -301,6 +313,7 @@ fn split<T>(mut c: ArrayViewMut2<'_, T>, axis: Axis, len: usize) -> Vec<ArrayVie
 /// `depth` deep) and packed `b` (`cols` rounded up to tiles): all of `b`'s panels against one
 /// panel of `a` after another when `a_panel_outer`, else the other way round.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn multiply_block<T: Real>(
     kernel: &PackedKernel<T>,
     depth: usize,
@@ -335,7 +348,9 @@ fn multiply_block<T: Real>(
         // SAFETY: `(i, j)` is inside `c`, so this offset stays inside its allocation.
         let corner = unsafe { ptr.offset(i as isize * rs + j as isize * cs) };
         if h == mr && w == nr && cs == 1 {
-            // SAFETY: the kernel was selected by the CPU's features; the panels hold
+            // SAFETY: a `PackedKernel` comes only from `gemm::f32_kernel` or `f64_kernel`,
+            // which hand one out only at the level whose features (checked by
+            // `dispatch::level`) its tile is compiled for; the panels hold
             // `mr * depth` and `nr * depth` values (asserted above); the tile's `mr` rows
             // of `nr` contiguous values lie inside `c`, which no one else writes now.
             unsafe {
@@ -383,6 +398,7 @@ fn multiply_block<T: Real>(
 
 /// Packs `a` (`rows x depth`) into panels of `mr` rows: for each panel, step by step along
 /// the inner dimension, its `mr` values (zeros below the last row).
+#[inline(always)]
 fn pack_a<T: Real>(kernel: &PackedKernel<T>, a: &ArrayView2<'_, T>, out: &mut [T]) {
     let (rows, depth) = a.dim();
     let mr = kernel.rows;
@@ -420,32 +436,10 @@ fn pack_a<T: Real>(kernel: &PackedKernel<T>, a: &ArrayView2<'_, T>, out: &mut [T
 fn pack_b<T: Real>(b: &ArrayView2<'_, T>, nr: usize, out: &mut [T], parallel: bool) {
     let depth = b.nrows();
     let one = |(panel, chunk): (ArrayView2<'_, T>, &mut [T])| {
-        let w = panel.ncols();
-        if w < nr {
-            chunk.fill(T::zero());
-        }
-        if panel.strides()[1] == 1 {
-            let rows = panel.rows().into_iter().zip(chunk.chunks_exact_mut(nr));
-            match (w, nr) {
-                // A whole panel's rows are copies of a length fixed at compile time, a few
-                // vector moves each, rather than calls to `memcpy`. (A last panel as wide as
-                // half a tile is not whole: it takes the general copy.)
-                (32, 32) => rows.for_each(|(row, dst)| copy_fixed::<T, 32>(row, dst)),
-                (16, 16) => rows.for_each(|(row, dst)| copy_fixed::<T, 16>(row, dst)),
-                _ => rows.for_each(|(row, dst)| {
-                    dst[..w].copy_from_slice(row.to_slice().expect("unit column stride"));
-                }),
-            }
-        } else if panel.strides()[0] == 1 {
-            // Columns contiguous (a transposed view): read them side by side.
-            interleave_lines(&slices(panel.columns()), nr, chunk);
-        } else {
-            for (q, column) in panel.columns().into_iter().enumerate() {
-                for (p, &x) in column.iter().enumerate() {
-                    chunk[p * nr + q] = x;
-                }
-            }
-        }
+        dispatch(
+            #[inline(always)]
+            |_| pack_panel(panel, nr, chunk),
+        )
     };
     let pairs = b
         .axis_chunks_iter(Axis(1), nr)
@@ -457,7 +451,40 @@ fn pack_b<T: Real>(b: &ArrayView2<'_, T>, nr: usize, out: &mut [T], parallel: bo
     }
 }
 
+/// One panel of [`pack_b`]: `panel` (`depth x w`, `w <= nr`) into `chunk`, row by row, zeros
+/// beyond its last column.
+#[inline(always)]
+fn pack_panel<T: Real>(panel: ArrayView2<'_, T>, nr: usize, chunk: &mut [T]) {
+    let w = panel.ncols();
+    if w < nr {
+        chunk.fill(T::zero());
+    }
+    if panel.strides()[1] == 1 {
+        let rows = panel.rows().into_iter().zip(chunk.chunks_exact_mut(nr));
+        match (w, nr) {
+            // A whole panel's rows are copies of a length fixed at compile time, a few
+            // vector moves each, rather than calls to `memcpy`. (A last panel as wide as
+            // half a tile is not whole: it takes the general copy.)
+            (32, 32) => rows.for_each(|(row, dst)| copy_fixed::<T, 32>(row, dst)),
+            (16, 16) => rows.for_each(|(row, dst)| copy_fixed::<T, 16>(row, dst)),
+            _ => rows.for_each(|(row, dst)| {
+                dst[..w].copy_from_slice(row.to_slice().expect("unit column stride"));
+            }),
+        }
+    } else if panel.strides()[0] == 1 {
+        // Columns contiguous (a transposed view): read them side by side.
+        interleave_lines(&slices(panel.columns()), nr, chunk);
+    } else {
+        for (q, column) in panel.columns().into_iter().enumerate() {
+            for (p, &x) in column.iter().enumerate() {
+                chunk[p * nr + q] = x;
+            }
+        }
+    }
+}
+
 /// Contiguous rows or columns of a panel as slices.
+#[inline(always)]
 fn slices<'a, T>(lines: impl IntoIterator<Item = ndarray::ArrayView1<'a, T>>) -> Vec<&'a [T]> {
     lines
         .into_iter()
@@ -476,6 +503,7 @@ fn copy_fixed<T: Copy, const W: usize>(row: ndarray::ArrayView1<'_, T>, dst: &mu
 }
 
 /// [`interleave`], with the number of lines fixed at compile time where it is a tile's.
+#[inline(always)]
 pub(super) fn interleave_lines<T: Copy + Default>(lines: &[&[T]], stride: usize, out: &mut [T]) {
     match (lines.len(), stride) {
         (12, 12) => interleave_fixed::<T, 12>(lines, out),
@@ -487,6 +515,7 @@ pub(super) fn interleave_lines<T: Copy + Default>(lines: &[&[T]], stride: usize,
 
 /// `out[p * L + q] = lines[q][p]` for `L` lines: a block of 16 steps of every line is read
 /// into registers (or the first-level cache) and written out in order.
+#[inline(always)]
 fn interleave_fixed<T: Copy + Default, const L: usize>(lines: &[&[T]], out: &mut [T]) {
     const STEPS: usize = 16;
     let len = lines[0].len();
@@ -514,6 +543,7 @@ fn interleave_fixed<T: Copy + Default, const L: usize>(lines: &[&[T]], out: &mut
 
 /// `out[p * stride + q] = lines[q][p]`: lines of equal length side by side, in blocks of a
 /// few steps so that the written rows stay in the first-level cache.
+#[inline(always)]
 fn interleave<T: Copy>(lines: &[&[T]], stride: usize, out: &mut [T]) {
     const STEPS: usize = 16;
     let len = lines.first().map_or(0, |l| l.len());

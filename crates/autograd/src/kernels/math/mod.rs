@@ -10,6 +10,8 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
+use super::dispatch::dispatch;
+
 /// `ln 2` split so that `n * LN2_HI` is exact for the `n` used here (fdlibm's constants).
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
@@ -112,8 +114,13 @@ pub fn tanh_f64(x: f64) -> f64 {
 /// # Panics
 /// If the slices differ in length.
 pub fn tanh_f64_slice(src: &[f64], dst: &mut [f64]) {
-    // NaN compares false, so a NaN takes the general path.
-    by_runs::<f64, 8>(src, dst, |x| x.abs() < 0.625, tanh_small, tanh_f64);
+    dispatch(
+        #[inline(always)]
+        |_| {
+            // NaN compares false, so a NaN takes the general path.
+            by_runs::<f64, 8>(src, dst, |x| x.abs() < 0.625, tanh_small, tanh_f64);
+        },
+    );
 }
 
 /// `dst[i] = general(src[i])` for every `i`, except that each whole run of `RUN` elements that
@@ -278,24 +285,26 @@ pub fn tanh_f32(x: f32) -> f32 {
 /// # Panics
 /// If the slices differ in length.
 pub fn tanh_f32_slice(src: &[f32], dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::simd::avx512_f32() {
-        // SAFETY: the CPU has AVX-512F (checked just above).
-        return unsafe { avx512::tanh_slice(src, dst) };
-    }
-    portable_tanh_f32_slice(src, dst);
-}
-
-/// [`tanh_f32_slice`] as the compiler vectorises it.
-fn portable_tanh_f32_slice(src: &[f32], dst: &mut [f32]) {
-    // NaN compares false, so a NaN takes the general path.
-    by_runs::<f32, 16>(src, dst, |x| x.abs() < SMALL_TANH, tanh_f32_small, tanh_f32);
+    dispatch(
+        #[inline(always)]
+        |isa| {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(_avx512) = isa.avx512() {
+                // SAFETY: an `Avx512` token exists only in the version `dispatch` runs on a CPU
+                // with AVX-512F.
+                return unsafe { avx512::tanh_slice(src, dst) };
+            }
+            let _ = isa;
+            // NaN compares false, so a NaN takes the general path.
+            by_runs::<f32, 16>(src, dst, |x| x.abs() < SMALL_TANH, tanh_f32_small, tanh_f32);
+        },
+    );
 }
 
 /// `tanh x` for `f32` or `f64`: [`tanh_f32`] for `f32`, [`tanh_f64`] for `f64`.
 #[inline(always)]
 pub fn tanh<T: crate::Real>(x: T) -> T {
-    x.vector_tanh()
+    super::element::Element::vector_tanh(x)
 }
 
 /// [`tanh`] of every element of `src` into `dst`: [`tanh_f32_slice`] or [`tanh_f64_slice`].
@@ -304,12 +313,13 @@ pub fn tanh<T: crate::Real>(x: T) -> T {
 /// If the slices differ in length.
 pub fn tanh_slice<T: crate::Real>(src: &[T], dst: &mut [T]) {
     assert_eq!(src.len(), dst.len(), "tanh: source and destination lengths");
-    T::tanh_slice(src, dst);
+    <T as super::element::Element>::tanh_slice(src, dst);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::dispatch::{at_level, Level};
 
     /// How many representable `f64`s lie between `a` and `b` (same sign assumed).
     fn ulps(a: f64, b: f64) -> u64 {
@@ -399,16 +409,15 @@ mod tests {
             3.0,
             4.0,
         ]);
-        let mut dispatched = vec![0.0; x.len()];
-        tanh_f32_slice(&x, &mut dispatched);
-        let mut portable = vec![0.0; x.len()];
-        portable_tanh_f32_slice(&x, &mut portable);
-        for ((&x, &a), &b) in x.iter().zip(&dispatched).zip(&portable) {
-            let want = tanh_f32(x);
-            for (form, y) in [("dispatched", a), ("portable", b)] {
+        // Every level: the AVX-512 intrinsics and the compiled kernels alike.
+        for cap in Level::ALL {
+            let mut y = vec![0.0; x.len()];
+            at_level(cap, || tanh_f32_slice(&x, &mut y));
+            for (&x, &y) in x.iter().zip(&y) {
+                let want = tanh_f32(x);
                 assert!(
                     y.to_bits() == want.to_bits() || (y.is_nan() && want.is_nan()),
-                    "tanh({x:e}): {form} slice {y:e}, one at a time {want:e}"
+                    "tanh({x:e}): slice at {cap} {y:e}, one at a time {want:e}"
                 );
             }
         }
