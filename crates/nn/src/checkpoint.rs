@@ -8,7 +8,7 @@
 //! previous checkpoint intact. (It may leave a hidden `.{name}.tmp-*` file beside it, which is
 //! never read and can be deleted.)
 //!
-//! Like every file written by [`io`](crate::io), a checkpoint carries the SHA-256 of each
+//! Like every file written by [`io`], a checkpoint carries the SHA-256 of each
 //! tensor and of its header (epoch, optimizer scalars, history, random states): loading a
 //! checkpoint whose bytes changed after it was written is an error naming the damaged tensor,
 //! never a run resumed from wrong numbers.

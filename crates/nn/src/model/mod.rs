@@ -29,7 +29,7 @@
 //! # Errors instead of crashes
 //!
 //! `fit`, `evaluate` and `predict` return data that does not fit the model as a
-//! [`DataError`](crate::error::DataError) before anything runs: inputs and targets of
+//! [`DataError`] before anything runs: inputs and targets of
 //! different lengths, inputs the model cannot take, targets its loss or metrics cannot compare
 //! with its outputs. A panic while they run (a bug in a layer, a loss or a callback) comes back
 //! as [`FitError::Panicked`](crate::error::FitError::Panicked) with its message instead of ending the program; `fit` then puts

@@ -17,7 +17,7 @@ pub enum Validation<T: Real> {
     Data(Tensor<T>, Targets<T>),
 }
 
-/// How [`Model::fit`] trains.
+/// How [`Model::fit`](super::Model::fit) trains.
 ///
 /// ```
 /// use tapegrad_nn::callback::EarlyStopping;
