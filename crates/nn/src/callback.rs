@@ -15,6 +15,7 @@ use tapegrad_autograd::{Real, Tensor};
 use crate::checkpoint::Checkpoint;
 use crate::error::{CheckpointError, FitError};
 use crate::history::History;
+use crate::monitor::Monitor;
 use crate::optim::Optimizer;
 use crate::schedule::Schedule;
 use crate::Module;
@@ -43,6 +44,7 @@ pub struct CallbackContext<'a, T: Real> {
     pub history: &'a History,
     /// Epochs completed so far (in `on_epoch_end`, including the one just finished).
     pub epochs_done: usize,
+    pub(crate) logged: &'a [String],
     pub(crate) stop: bool,
 }
 
@@ -50,6 +52,13 @@ impl<T: Real> CallbackContext<'_, T> {
     /// Asks `fit` to stop after this epoch.
     pub fn stop_training(&mut self) {
         self.stop = true;
+    }
+
+    /// The names every epoch of this `fit` logs: `loss`, the metrics' names, and the same with
+    /// `val_` when there is validation data. Callbacks that monitor a value check it against
+    /// these in [`on_train_begin`](Callback::on_train_begin).
+    pub fn logged(&self) -> &[String] {
+        self.logged
     }
 
     /// Whether some callback asked to stop.
@@ -121,9 +130,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn resolve(self, monitor: &str) -> Mode {
+    fn resolve(self, monitor: &Monitor) -> Mode {
         match self {
-            Mode::Auto if monitor.contains("acc") => Mode::Max,
+            Mode::Auto if monitor.key().contains("acc") => Mode::Max,
             Mode::Auto => Mode::Min,
             m => m,
         }
@@ -148,12 +157,17 @@ impl Mode {
 /// Stops training when `monitor` has not improved for `patience` epochs (Keras'
 /// `EarlyStopping`).
 ///
+/// The monitored value is a [`Monitor`] or its name; `fit` refuses a name its epochs do not
+/// log before the first epoch.
+///
 /// ```
 /// use tapegrad_nn::callback::EarlyStopping;
-/// let stop = EarlyStopping::<f32>::new("val_loss", 3).restore_best_weights(true);
+/// use tapegrad_nn::monitor::Monitor;
+/// let stop = EarlyStopping::<f32>::new(Monitor::ValLoss, 3).restore_best_weights(true);
+/// let same = EarlyStopping::<f32>::new("val_loss", 3);
 /// ```
 pub struct EarlyStopping<T: Real> {
-    monitor: String,
+    monitor: Monitor,
     patience: usize,
     min_delta: f64,
     mode: Mode,
@@ -167,7 +181,7 @@ pub struct EarlyStopping<T: Real> {
 
 impl<T: Real> EarlyStopping<T> {
     /// Stops after `patience` epochs without improvement of `monitor` (mode [`Mode::Auto`]).
-    pub fn new(monitor: impl Into<String>, patience: usize) -> Self {
+    pub fn new(monitor: impl Into<Monitor>, patience: usize) -> Self {
         EarlyStopping {
             monitor: monitor.into(),
             patience,
@@ -216,7 +230,13 @@ impl<T: Real> Callback<T> for EarlyStopping<T> {
         "EarlyStopping"
     }
 
-    fn on_train_begin(&mut self, _ctx: &mut CallbackContext<'_, T>) -> Result<(), FitError> {
+    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_, T>) -> Result<(), FitError> {
+        self.monitor
+            .check("EarlyStopping", ctx.logged())
+            .map_err(|message| FitError::Callback {
+                callback: "EarlyStopping".to_string(),
+                message,
+            })?;
         self.best = self.mode.resolve(&self.monitor).worst();
         self.best_epoch = None;
         self.wait = 0;
@@ -231,7 +251,7 @@ impl<T: Real> Callback<T> for EarlyStopping<T> {
         logs: &Logs,
         ctx: &mut CallbackContext<'_, T>,
     ) -> Result<(), FitError> {
-        let Some(value) = logs.get(&self.monitor) else {
+        let Some(value) = logs.get(&self.monitor.key()) else {
             return Err(FitError::Callback {
                 callback: "EarlyStopping".to_string(),
                 message: format!(
@@ -290,7 +310,7 @@ impl<T: Real> Callback<T> for EarlyStopping<T> {
 pub struct ModelCheckpoint {
     path: String,
     every: usize,
-    best_only: Option<(String, Mode)>,
+    best_only: Option<(Monitor, Mode)>,
     best: f64,
 }
 
@@ -311,8 +331,9 @@ impl ModelCheckpoint {
         self
     }
 
-    /// Checkpoints only when `monitor` improves (mode chosen as [`Mode::Auto`]).
-    pub fn save_best_only(mut self, monitor: impl Into<String>) -> Self {
+    /// Checkpoints only when `monitor` improves (mode chosen as [`Mode::Auto`]); `fit` refuses
+    /// a name its epochs do not log before the first epoch.
+    pub fn save_best_only(mut self, monitor: impl Into<Monitor>) -> Self {
         self.best_only = Some((monitor.into(), Mode::Auto));
         self
     }
@@ -328,8 +349,14 @@ impl<T: Real> Callback<T> for ModelCheckpoint {
         "ModelCheckpoint"
     }
 
-    fn on_train_begin(&mut self, _ctx: &mut CallbackContext<'_, T>) -> Result<(), FitError> {
+    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_, T>) -> Result<(), FitError> {
         if let Some((monitor, mode)) = &self.best_only {
+            monitor
+                .check("ModelCheckpoint", ctx.logged())
+                .map_err(|message| FitError::Callback {
+                    callback: "ModelCheckpoint".to_string(),
+                    message,
+                })?;
             self.best = mode.resolve(monitor).worst();
         }
         Ok(())
@@ -345,7 +372,7 @@ impl<T: Real> Callback<T> for ModelCheckpoint {
             return Ok(());
         }
         if let Some((monitor, mode)) = &self.best_only {
-            let value = logs.get(monitor).ok_or_else(|| FitError::Callback {
+            let value = logs.get(&monitor.key()).ok_or_else(|| FitError::Callback {
                 callback: "ModelCheckpoint".to_string(),
                 message: format!("it monitors '{monitor}', which the logs do not have"),
             })?;

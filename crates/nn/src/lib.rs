@@ -13,11 +13,13 @@
 //! | [`init`] | seeded initialisers: uniform, normal, Glorot, He, LeCun, zeros, constant |
 //! | [`loss`] | MSE, sum of squares, L1/L2, cross-entropies on probabilities and logits |
 //! | [`metric`] | accuracy, confusion matrix |
+//! | [`labels`] | class labels of any integer type (MNIST's `u8`) |
 //! | [`optim`] | SGD, momentum (both forms), Nesterov, RMSprop, Adam, AdamW, Adagrad |
 //! | [`schedule`] | inverse-time, exponential, step and scheduled decay |
 //! | [`ewma`] | exponentially weighted averages with bias correction |
 //! | [`model`] | `compile`, `fit`, `evaluate`, `predict` |
 //! | [`callback`] | early stopping, checkpoints, learning-rate scheduling |
+//! | [`monitor`] | typed keys of the logged values (`Monitor::ValLoss`), checked when `fit` starts |
 //! | [`history`] | per-epoch loss and metrics, plotted to PNG or SVG |
 //! | [`io`], [`checkpoint`] | safetensors weights, resumable checkpoints, written atomically |
 //! | [`diagnostics`] | gradient statistics per parameter; pointers to anomaly detection and the model-wide gradient check |
@@ -78,11 +80,13 @@ pub mod ewma;
 pub mod history;
 pub mod init;
 pub mod io;
+pub mod labels;
 pub mod layer;
 pub mod loss;
 pub mod metric;
 pub mod model;
 mod module;
+pub mod monitor;
 pub mod optim;
 pub mod progress;
 pub mod schedule;
@@ -104,6 +108,7 @@ pub mod prelude {
     };
     pub use crate::metric::{accuracy, accuracy_metric, Accuracy, ConfusionMatrix, Metric};
     pub use crate::model::{FitOptions, Model};
+    pub use crate::monitor::Monitor;
     pub use crate::optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
     pub use crate::schedule::Schedule;
     pub use crate::targets::Targets;

@@ -38,10 +38,34 @@ use tapegrad_autograd::{Param, Real, Tensor, Var};
 /// layer that behaves differently in training (dropout) implements
 /// [`set_training`](Module::set_training).
 ///
-/// Modules are `Send`: [`Model::fit`](crate::model::Model::fit) runs its loop on a thread of
-/// rayon's pool (a `RefCell` inside a layer is fine; share state with the caller through an
-/// `Arc<Mutex<_>>` rather than an `Rc`).
-pub trait Module<T: Real>: Send {
+/// Modules are `Send` and `Sync`: [`Model::fit`](crate::model::Model::fit) runs its loop on a
+/// thread of rayon's pool, and a trained model can be evaluated from several threads at once
+/// through a shared reference, each thread recording on a tape of its own. State that
+/// `forward` changes (a random stream, running statistics) sits behind a `Mutex`, not a
+/// `RefCell`; state shared with the caller behind an `Arc<Mutex<_>>`, not an `Rc`.
+///
+/// ```
+/// use tapegrad_nn::autograd::{tensor, Tape};
+/// use tapegrad_nn::layer::{Linear, Relu, Sequential};
+/// use tapegrad_nn::Module;
+///
+/// let net = Sequential::<f32>::new().add(Linear::new(2, 3, 0)).add(Relu);
+/// let outputs: Vec<Vec<f32>> = std::thread::scope(|s| {
+///     let handles: Vec<_> = (0..2)
+///         .map(|i| {
+///             let net = &net;
+///             s.spawn(move || {
+///                 let tape = Tape::inference();
+///                 let x = tape.constant(tensor(&[1, 2], vec![i as f32, 1.0]));
+///                 net.forward(x).value().iter().copied().collect()
+///             })
+///         })
+///         .collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).collect()
+/// });
+/// assert_eq!(outputs.len(), 2);
+/// ```
+pub trait Module<T: Real>: Send + Sync {
     /// The output for input `x`, recorded on `x`'s tape (`x.tape()` gives the tape to bind
     /// parameters to with [`Tape::param`](tapegrad_autograd::Tape::param)).
     ///

@@ -21,6 +21,7 @@ use ndarray::Axis;
 use tapegrad_autograd::{Real, Tensor};
 
 use crate::error::TargetsError;
+use crate::labels::{indices_or_panic, Label};
 
 /// The targets of a data set or a batch: one row per sample.
 ///
@@ -317,32 +318,41 @@ impl<T: Real> From<&Tensor<T>> for Targets<T> {
     }
 }
 
-impl<T: Real> From<Vec<usize>> for Targets<T> {
-    fn from(l: Vec<usize>) -> Self {
-        Targets::Labels(l)
+impl<T: Real, L: Label> From<Vec<L>> for Targets<T> {
+    /// Class labels of any integer type (MNIST's `u8` included).
+    ///
+    /// # Panics
+    /// If a label is negative.
+    #[track_caller]
+    fn from(l: Vec<L>) -> Self {
+        Targets::Labels(indices_or_panic("Targets::from", &l))
     }
 }
 
-impl<T: Real> From<&[usize]> for Targets<T> {
-    fn from(l: &[usize]) -> Self {
-        Targets::Labels(l.to_vec())
+impl<T: Real, L: Label> From<&[L]> for Targets<T> {
+    #[track_caller]
+    fn from(l: &[L]) -> Self {
+        Targets::Labels(indices_or_panic("Targets::from", l))
     }
 }
 
-impl<T: Real> From<&Vec<usize>> for Targets<T> {
-    fn from(l: &Vec<usize>) -> Self {
-        Targets::Labels(l.clone())
+impl<T: Real, L: Label> From<&Vec<L>> for Targets<T> {
+    #[track_caller]
+    fn from(l: &Vec<L>) -> Self {
+        Targets::Labels(indices_or_panic("Targets::from", l))
     }
 }
 
-impl<T: Real> From<Vec<u8>> for Targets<T> {
-    fn from(l: Vec<u8>) -> Self {
-        Targets::Labels(l.into_iter().map(usize::from).collect())
+impl<T: Real, L: Label, const N: usize> From<[L; N]> for Targets<T> {
+    #[track_caller]
+    fn from(l: [L; N]) -> Self {
+        Targets::Labels(indices_or_panic("Targets::from", &l))
     }
 }
 
-impl<T: Real> From<&[u8]> for Targets<T> {
-    fn from(l: &[u8]) -> Self {
-        Targets::Labels(l.iter().map(|&x| usize::from(x)).collect())
+impl<T: Real, L: Label, const N: usize> From<&[L; N]> for Targets<T> {
+    #[track_caller]
+    fn from(l: &[L; N]) -> Self {
+        Targets::Labels(indices_or_panic("Targets::from", l))
     }
 }

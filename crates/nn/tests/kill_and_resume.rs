@@ -85,6 +85,7 @@ fn train_resuming(dir: &Path) {
         &x,
         y,
         options()
+            .initial_epoch(m.epoch())
             .callback(every_epoch)
             .callback(ModelCheckpoint::new(&latest)),
     )

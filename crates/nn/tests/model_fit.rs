@@ -111,15 +111,73 @@ fn validation_split_and_data_add_val_series() {
 }
 
 #[test]
-fn fit_continues_from_the_epochs_done() {
+fn a_second_fit_trains_its_epochs_more_as_in_keras() {
+    let (x, y) = blobs(60, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("epoch-{epoch}.ckpt");
+    let mut m = keras_like();
+    m.fit(&x, y.clone(), FitOptions::new(2, 16).verbosity(0))
+        .unwrap();
+    let h = m
+        .fit(
+            &x,
+            y.clone(),
+            FitOptions::new(5, 16)
+                .verbosity(0)
+                .callback(tapegrad_nn::callback::ModelCheckpoint::new(&pattern)),
+        )
+        .unwrap();
+    assert_eq!(h.epochs(), 5);
+    assert_eq!(m.epoch(), 7);
+    assert_eq!(m.history().epochs(), 7);
+    // The second call's epochs are numbered 3 to 7, after the first call's.
+    let names: Vec<bool> = (1..=7)
+        .map(|e| dir.path().join(format!("epoch-{e}.ckpt")).exists())
+        .collect();
+    assert_eq!(names, [false, false, true, true, true, true, true]);
+    assert_eq!(
+        &m.history().get("loss").unwrap()[2..],
+        h.get("loss").unwrap()
+    );
+
+    // The same seven epochs in one call give the same weights.
+    let mut once = keras_like();
+    once.fit(&x, y, FitOptions::new(7, 16).verbosity(0))
+        .unwrap();
+    assert_eq!(once.module().state_dict(), m.module().state_dict());
+}
+
+#[test]
+fn initial_epoch_counts_epochs_from_the_first() {
     let (x, y) = blobs(60, 5);
     let mut m = keras_like();
     m.fit(&x, y.clone(), FitOptions::new(2, 16).verbosity(0))
         .unwrap();
-    let h = m.fit(&x, y, FitOptions::new(5, 16).verbosity(0)).unwrap();
+    let h = m
+        .fit(
+            &x,
+            y.clone(),
+            FitOptions::new(5, 16).initial_epoch(2).verbosity(0),
+        )
+        .unwrap();
     assert_eq!(h.epochs(), 3);
     assert_eq!(m.epoch(), 5);
     assert_eq!(m.history().epochs(), 5);
+    // Up to an epoch already reached: nothing to do.
+    let h = m
+        .fit(&x, y, FitOptions::new(4, 16).initial_epoch(5).verbosity(0))
+        .unwrap();
+    assert_eq!((h.epochs(), m.epoch()), (0, 5));
+}
+
+#[test]
+#[should_panic(expected = "initial_epoch is 3 but the model has done 2 epochs")]
+fn an_initial_epoch_other_than_the_epochs_done_is_refused() {
+    let (x, y) = blobs(30, 5);
+    let mut m = keras_like();
+    m.fit(&x, y.clone(), FitOptions::new(2, 16).verbosity(0))
+        .unwrap();
+    let _ = m.fit(&x, y, FitOptions::new(5, 16).initial_epoch(3).verbosity(0));
 }
 
 #[test]
@@ -170,6 +228,46 @@ fn early_stopping_on_a_missing_series_is_an_error() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("val_loss"), "{err}");
+    assert!(err.to_string().contains("no validation data"), "{err}");
+    assert_eq!(m.epoch(), 0, "refused before the first epoch");
+}
+
+#[test]
+fn a_misspelt_monitor_is_refused_before_the_first_epoch() {
+    use tapegrad_nn::callback::ModelCheckpoint;
+    use tapegrad_nn::monitor::Monitor;
+    let (x, y) = blobs(30, 7);
+    let opts = || FitOptions::new(2, 16).validation_split(0.2).verbosity(0);
+    let mut m = keras_like();
+    let err = m
+        .fit(
+            &x,
+            y.clone(),
+            opts().callback(EarlyStopping::new("val_acuracy", 2)),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("'val_acuracy'"), "{err}");
+    assert!(err.to_string().contains("check the spelling"), "{err}");
+    assert_eq!(m.epoch(), 0);
+    let err = m
+        .fit(
+            &x,
+            y.clone(),
+            opts()
+                .callback(ModelCheckpoint::new("unused.ckpt").save_best_only(Monitor::val("auc"))),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("'val_auc'"), "{err}");
+    assert_eq!(m.epoch(), 0);
+    // The typed keys of what is logged pass.
+    let h = m
+        .fit(
+            &x,
+            y,
+            opts().callback(EarlyStopping::new(Monitor::ValAccuracy, 5)),
+        )
+        .unwrap();
+    assert_eq!(h.epochs(), 2);
 }
 
 #[test]

@@ -19,6 +19,8 @@ pub mod loss;
 mod pool;
 pub mod reduction;
 pub mod shape;
+pub mod smooth;
+pub mod strided;
 pub mod unary;
 
 pub use activation::Activation;
@@ -29,6 +31,8 @@ pub use linalg::Linalg;
 pub use loss::Loss;
 pub use reduction::Reduction;
 pub use shape::ShapeOp;
+pub use smooth::SmoothActivation;
+pub use strided::Strided;
 pub use unary::Unary;
 
 /// Defines a family enum of op kinds together with its list of all members and their names,
@@ -65,12 +69,16 @@ pub enum OpKind {
     Unary(Unary),
     /// Activations: relu, leaky relu, sigmoid, tanh, softplus, softmax, log-softmax.
     Activation(Activation),
+    /// Smooth activations: erf, GELU (exact and tanh), ELU, SiLU.
+    SmoothActivation(SmoothActivation),
     /// Sums, means, maxima, minima, logsumexp.
     Reduction(Reduction),
     /// Matrix products and axis permutations.
     Linalg(Linalg),
     /// Reshapes, broadcasts, slices, gathers, concatenation, padding.
     Shape(ShapeOp),
+    /// Slices with a step.
+    Strided(Strided),
     /// Convolution and pooling.
     Conv(Conv),
     /// Fused losses.
@@ -86,9 +94,11 @@ impl OpKind {
             OpKind::Arithmetic(k) => k.name(),
             OpKind::Unary(k) => k.name(),
             OpKind::Activation(k) => k.name(),
+            OpKind::SmoothActivation(k) => k.name(),
             OpKind::Reduction(k) => k.name(),
             OpKind::Linalg(k) => k.name(),
             OpKind::Shape(k) => k.name(),
+            OpKind::Strided(k) => k.name(),
             OpKind::Conv(k) => k.name(),
             OpKind::Loss(k) => k.name(),
             OpKind::Regularization(k) => k.name(),
@@ -101,9 +111,15 @@ impl OpKind {
         all.extend(Arithmetic::ALL.iter().map(|&k| OpKind::Arithmetic(k)));
         all.extend(Unary::ALL.iter().map(|&k| OpKind::Unary(k)));
         all.extend(Activation::ALL.iter().map(|&k| OpKind::Activation(k)));
+        all.extend(
+            SmoothActivation::ALL
+                .iter()
+                .map(|&k| OpKind::SmoothActivation(k)),
+        );
         all.extend(Reduction::ALL.iter().map(|&k| OpKind::Reduction(k)));
         all.extend(Linalg::ALL.iter().map(|&k| OpKind::Linalg(k)));
         all.extend(ShapeOp::ALL.iter().map(|&k| OpKind::Shape(k)));
+        all.extend(Strided::ALL.iter().map(|&k| OpKind::Strided(k)));
         all.extend(Conv::ALL.iter().map(|&k| OpKind::Conv(k)));
         all.extend(Loss::ALL.iter().map(|&k| OpKind::Loss(k)));
         all.extend(
@@ -120,9 +136,11 @@ impl OpKind {
             OpKind::Arithmetic(k) => arithmetic::gradcheck_cases(k),
             OpKind::Unary(k) => unary::gradcheck_cases(k),
             OpKind::Activation(k) => activation::gradcheck_cases(k),
+            OpKind::SmoothActivation(k) => smooth::gradcheck_cases(k),
             OpKind::Reduction(k) => reduction::gradcheck_cases(k),
             OpKind::Linalg(k) => linalg::gradcheck_cases(k),
             OpKind::Shape(k) => shape::gradcheck_cases(k),
+            OpKind::Strided(k) => strided::gradcheck_cases(k),
             OpKind::Conv(k) => conv::gradcheck_cases(k),
             OpKind::Loss(k) => loss::gradcheck_cases(k),
             OpKind::Regularization(k) => dropout::gradcheck_cases(k),
@@ -190,9 +208,11 @@ into_op_kind!(
     Arithmetic => Arithmetic,
     Unary => Unary,
     Activation => Activation,
+    SmoothActivation => SmoothActivation,
     Reduction => Reduction,
     Linalg => Linalg,
     ShapeOp => Shape,
+    Strided => Strided,
     Conv => Conv,
     Loss => Loss,
     Regularization => Regularization

@@ -2,7 +2,7 @@
 
 use tapegrad_autograd::ops::conv::Conv2dOptions;
 use tapegrad_autograd::random::{RandomStream, SplitMix64};
-use tapegrad_autograd::{Param, Real, Var};
+use tapegrad_autograd::{Param, Real, Tensor, Var};
 
 use crate::init::Init;
 use crate::Module;
@@ -64,6 +64,54 @@ impl<T: Real> Conv2d<T> {
         Conv2d {
             weight: Param::new("weight", w),
             bias: b,
+            options: Conv2dOptions::default(),
+        }
+    }
+
+    /// A convolution with the given weight `[out_channels, in_channels, kh, kw]` and optional
+    /// bias `[out_channels]`, stride 1 and no padding (set them with
+    /// [`stride`](Conv2d::stride) and [`padding`](Conv2d::padding)).
+    ///
+    /// ```
+    /// use tapegrad_nn::autograd::{tensor, zeros, Tape};
+    /// use tapegrad_nn::layer::Conv2d;
+    /// use tapegrad_nn::Module;
+    ///
+    /// // One 2x2 filter summing its window, bias 0.5.
+    /// let conv = Conv2d::from_tensors(
+    ///     tensor(&[1, 1, 2, 2], vec![1.0f32; 4]),
+    ///     Some(tensor(&[1], vec![0.5])),
+    /// );
+    /// let tape = Tape::new();
+    /// let x = tape.constant(tensor(&[1, 1, 2, 3], vec![1., 2., 3., 4., 5., 6.]));
+    /// assert_eq!(conv.forward(x).value().as_slice().unwrap(), &[12.5, 16.5]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the weight is not 4-D or the bias does not have one element per output channel.
+    #[track_caller]
+    pub fn from_tensors(weight: Tensor<T>, bias: Option<Tensor<T>>) -> Self {
+        assert_eq!(
+            weight.ndim(),
+            4,
+            "Conv2d::from_tensors: the weight must be [out_channels, in_channels, kh, kw], got \
+             shape {:?}",
+            weight.shape()
+        );
+        let out = weight.shape()[0];
+        if let Some(b) = &bias {
+            assert_eq!(
+                b.shape(),
+                &[out],
+                "Conv2d::from_tensors: the bias must be [{out}] for a weight of shape {:?}, got \
+                 {:?}",
+                weight.shape(),
+                b.shape()
+            );
+        }
+        Conv2d {
+            weight: Param::new("weight", weight),
+            bias: bias.map(|b| Param::new("bias", b)),
             options: Conv2dOptions::default(),
         }
     }

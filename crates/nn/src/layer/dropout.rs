@@ -1,6 +1,6 @@
 //! Dropout.
 
-use std::cell::RefCell;
+use std::sync::{Mutex, PoisonError};
 
 use tapegrad_autograd::random::SplitMix64;
 use tapegrad_autograd::{Real, Var};
@@ -30,7 +30,8 @@ use crate::Module;
 pub struct Dropout {
     p: f64,
     training: bool,
-    rng: RefCell<SplitMix64>,
+    /// Behind a mutex so that the layer is `Sync`; only training forwards draw from it.
+    rng: Mutex<SplitMix64>,
 }
 
 impl Dropout {
@@ -48,7 +49,7 @@ impl Dropout {
         Dropout {
             p,
             training: true,
-            rng: RefCell::new(SplitMix64::new(seed)),
+            rng: Mutex::new(SplitMix64::new(seed)),
         }
     }
 
@@ -66,7 +67,8 @@ impl Dropout {
 impl<T: Real> Module<T> for Dropout {
     fn forward<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
         if self.training && self.p > 0.0 {
-            x.dropout(self.p, &mut *self.rng.borrow_mut())
+            let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+            x.dropout(self.p, &mut *rng)
         } else {
             x
         }
@@ -75,10 +77,14 @@ impl<T: Real> Module<T> for Dropout {
         self.training = training;
     }
     fn random_states(&self) -> Vec<u64> {
-        vec![self.rng.borrow().state()]
+        vec![self
+            .rng
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state()]
     }
     fn random_streams_mut(&mut self) -> Vec<&mut SplitMix64> {
-        vec![self.rng.get_mut()]
+        vec![self.rng.get_mut().unwrap_or_else(PoisonError::into_inner)]
     }
     fn describe(&self) -> String {
         format!("Dropout({})", self.p)

@@ -25,7 +25,7 @@ pub struct Lambda<T, F> {
 
 impl<T: Real, F> Lambda<T, F>
 where
-    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T> + Send,
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T> + Send + Sync,
 {
     /// A layer named `name` computing `f(x)`.
     pub fn new(name: impl Into<String>, f: F) -> Self {
@@ -39,7 +39,7 @@ where
 
 impl<T: Real, F> Module<T> for Lambda<T, F>
 where
-    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T> + Send,
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T> + Send + Sync,
 {
     fn forward<'t>(&self, x: Var<'t, T>) -> Var<'t, T> {
         (self.f)(x)

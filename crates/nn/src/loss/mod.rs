@@ -42,6 +42,7 @@
 
 use tapegrad_autograd::{OpError, Real, Var};
 
+use crate::labels::Labels;
 use crate::targets::one_hot;
 
 mod objects;
@@ -182,9 +183,9 @@ pub fn try_categorical_cross_entropy<'t, T: Real>(
 /// If the number of labels differs from `m`, a label is not below `C`, or `C` < 2; see
 /// [`try_sparse_categorical_cross_entropy`].
 #[track_caller]
-pub fn sparse_categorical_cross_entropy<'t, T: Real>(
+pub fn sparse_categorical_cross_entropy<'t, T: Real, L: Labels + ?Sized>(
     probs: Var<'t, T>,
-    labels: &[usize],
+    labels: &L,
     reduction: Reduce,
 ) -> Var<'t, T> {
     or_panic(try_sparse_categorical_cross_entropy(
@@ -195,13 +196,14 @@ pub fn sparse_categorical_cross_entropy<'t, T: Real>(
 /// [`sparse_categorical_cross_entropy`], or an error for a label count other than `m`, a
 /// label not below `C`, or fewer than two classes.
 #[track_caller]
-pub fn try_sparse_categorical_cross_entropy<'t, T: Real>(
+pub fn try_sparse_categorical_cross_entropy<'t, T: Real, L: Labels + ?Sized>(
     probs: Var<'t, T>,
-    labels: &[usize],
+    labels: &L,
     reduction: Reduce,
 ) -> Result<Var<'t, T>, OpError> {
     const OP: &str = "sparse_categorical_cross_entropy";
     let shape = probs.shape();
+    let labels = &label_indices(OP, &shape, labels)?;
     let c = classes(OP, &[&shape])?;
     let m = samples(&shape);
     if labels.len() != m {
@@ -267,9 +269,9 @@ pub fn try_softmax_cross_entropy<'t, T: Real>(
 /// If the logits are not `[m, C]` / `[C]` with `C >= 2`, there are not `m` labels, or a label
 /// is not below `C`; see [`try_softmax_cross_entropy_with_labels`].
 #[track_caller]
-pub fn softmax_cross_entropy_with_labels<'t, T: Real>(
+pub fn softmax_cross_entropy_with_labels<'t, T: Real, L: Labels + ?Sized>(
     logits: Var<'t, T>,
-    labels: &[usize],
+    labels: &L,
     reduction: Reduce,
 ) -> Var<'t, T> {
     or_panic(try_softmax_cross_entropy_with_labels(
@@ -279,13 +281,26 @@ pub fn softmax_cross_entropy_with_labels<'t, T: Real>(
 
 /// [`softmax_cross_entropy_with_labels`], or an error instead of the panic.
 #[track_caller]
-pub fn try_softmax_cross_entropy_with_labels<'t, T: Real>(
+pub fn try_softmax_cross_entropy_with_labels<'t, T: Real, L: Labels + ?Sized>(
     logits: Var<'t, T>,
-    labels: &[usize],
+    labels: &L,
     reduction: Reduce,
 ) -> Result<Var<'t, T>, OpError> {
-    classes("softmax_cross_entropy_with_labels", &[&logits.shape()])?;
-    logits.try_softmax_cross_entropy_with_labels(labels, reduction)
+    const OP: &str = "softmax_cross_entropy_with_labels";
+    let labels = label_indices(OP, &logits.shape(), labels)?;
+    classes(OP, &[&logits.shape()])?;
+    logits.try_softmax_cross_entropy_with_labels(&labels, reduction)
+}
+
+/// Labels of any integer type as class indices, or the loss's error for a negative one.
+fn label_indices<L: Labels + ?Sized>(
+    op: &str,
+    shape: &[usize],
+    labels: &L,
+) -> Result<Vec<usize>, OpError> {
+    labels
+        .to_indices()
+        .map_err(|e| OpError::new(op, &[shape], e.to_string()))
 }
 
 /// Binary cross-entropy of probabilities (after a sigmoid), the course's cost

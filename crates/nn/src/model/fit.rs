@@ -53,8 +53,12 @@ struct Plan {
 }
 
 impl<T: Real, M: Module<T>> Model<T, M> {
-    /// Trains on `x` (`[N, ...]`, one row per sample) and `y` (labels or dense rows), from the
-    /// epochs already done up to `options.epochs`, and returns the history of the epochs run.
+    /// Trains on `x` (`[N, ...]`, one row per sample) and `y` (labels or dense rows) for
+    /// `options.epochs` more epochs (or, with
+    /// [`initial_epoch`](FitOptions::initial_epoch), up to epoch `options.epochs` in total),
+    /// and returns the history of the epochs run. Epochs are numbered across calls:
+    /// [`epoch`](Model::epoch), [`history`](Model::history) and checkpoints count every
+    /// epoch the model has trained.
     ///
     /// Each step runs on a fresh tape that is dropped before the optimizer updates the
     /// parameters, so they update in place. The loss shown and recorded for an epoch is the
@@ -78,8 +82,9 @@ impl<T: Real, M: Module<T>> Model<T, M> {
     ///   the model keeps the epochs trained before the error.
     ///
     /// # Panics
-    /// If the model is not compiled, the batch size is 0, or the validation split is not in
-    /// `[0, 1)`: mistakes in the program, not in the data.
+    /// If the model is not compiled, the batch size is 0, the validation split is not in
+    /// `[0, 1)`, or `initial_epoch` differs from the epochs the model has done: mistakes in
+    /// the program, not in the data.
     #[track_caller]
     pub fn fit(
         &mut self,
@@ -96,12 +101,26 @@ impl<T: Real, M: Module<T>> Model<T, M> {
         let n = Self::check_lengths("fit", x, &y)?;
         let FitOptions {
             epochs,
+            initial_epoch,
             batch_size,
             validation,
             shuffle,
             callbacks,
             verbosity,
         } = options;
+        let epochs = match initial_epoch {
+            None => self.epoch + epochs,
+            Some(initial) => {
+                assert!(
+                    initial == self.epoch,
+                    "Model::fit: initial_epoch is {initial} but the model has done {} epochs; \
+                     load the checkpoint of epoch {initial} first, or leave initial_epoch unset \
+                     to train `epochs` more",
+                    self.epoch
+                );
+                epochs
+            }
+        };
         let data = Self::split(x, y, n, validation)?;
         let plan = Plan {
             epochs,
@@ -186,21 +205,24 @@ impl<T: Real, M: Module<T>> Model<T, M> {
         let n_train = train_x.shape()[0];
         let steps = n_train.div_ceil(batch_size);
         let mut run_history = History::new();
+        let logged = self.logged_names(data.val.is_some());
 
         if self.epoch >= epochs && verbosity != Verbosity::Silent {
             eprintln!(
-                "fit: nothing to do, the model has already trained {} epochs and \
-                 FitOptions::epochs = {epochs} counts all epochs; ask for more to continue",
+                "fit: nothing to do, the model has already trained {} epochs and this call \
+                 trains up to epoch {epochs}; ask for more epochs to continue",
                 self.epoch
             );
         }
         *snapshot = Some(self.capture());
-        self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_train_begin(ctx))?;
+        self.with_callbacks(&mut callbacks, &logged, |cb, ctx| cb.on_train_begin(ctx))?;
         let mut stop = false;
         while self.epoch < epochs && !stop {
             let epoch = self.epoch;
             *snapshot = Some(self.capture());
-            stop = self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_epoch_begin(epoch, ctx))?;
+            stop = self.with_callbacks(&mut callbacks, &logged, |cb, ctx| {
+                cb.on_epoch_begin(epoch, ctx)
+            })?;
             self.module.set_training(true);
             let order = shuffle.map(|seed| epoch_order(n_train, seed, epoch));
             let mut progress = EpochProgress::start(verbosity, epoch, epochs, steps);
@@ -271,19 +293,37 @@ impl<T: Real, M: Module<T>> Model<T, M> {
             run_history.record(&logs);
             progress.finish(&logs);
             let logs = Logs { values: logs };
-            stop |=
-                self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_epoch_end(epoch, &logs, ctx))?;
+            stop |= self.with_callbacks(&mut callbacks, &logged, |cb, ctx| {
+                cb.on_epoch_end(epoch, &logs, ctx)
+            })?;
         }
         *snapshot = Some(self.capture());
-        self.with_callbacks(&mut callbacks, |cb, ctx| cb.on_train_end(ctx))?;
+        self.with_callbacks(&mut callbacks, &logged, |cb, ctx| cb.on_train_end(ctx))?;
         self.module.set_training(true);
         Ok(run_history)
+    }
+
+    /// The names each epoch logs: the loss, the metrics, and with validation data the same
+    /// prefixed `val_`.
+    fn logged_names(&self, validation: bool) -> Vec<String> {
+        let compiled = self.compiled.as_ref().expect("fit checks compile");
+        let train: Vec<String> = std::iter::once("loss".to_string())
+            .chain(compiled.metrics.iter().map(|m| m.name().to_string()))
+            .collect();
+        let val = train.iter().map(|n| format!("val_{n}"));
+        let val: Vec<String> = if validation {
+            val.collect()
+        } else {
+            Vec::new()
+        };
+        train.into_iter().chain(val).collect()
     }
 
     /// Runs `f` for each callback with a context; returns whether one asked to stop.
     fn with_callbacks(
         &mut self,
         callbacks: &mut [Box<dyn Callback<T>>],
+        logged: &[String],
         mut f: impl FnMut(&mut dyn Callback<T>, &mut CallbackContext<'_, T>) -> Result<(), FitError>,
     ) -> Result<bool, FitError> {
         if callbacks.is_empty() {
@@ -295,6 +335,7 @@ impl<T: Real, M: Module<T>> Model<T, M> {
             optimizer: compiled.optimizer.as_mut(),
             history: &self.history,
             epochs_done: self.epoch,
+            logged,
             stop: false,
         };
         for cb in callbacks.iter_mut() {

@@ -19,6 +19,11 @@ pub enum Validation<T: Real> {
 
 /// How [`Model::fit`](super::Model::fit) trains.
 ///
+/// `epochs` is the number of epochs to train now, as in Keras: calling `fit` twice with
+/// `FitOptions::new(5, ..)` trains ten epochs, numbered 1 to 10 in the model's history and in
+/// checkpoint names. [`initial_epoch`](FitOptions::initial_epoch) gives the other meaning,
+/// "up to epoch `epochs` in total", for resuming a run.
+///
 /// ```
 /// use tapegrad_nn::callback::EarlyStopping;
 /// use tapegrad_nn::model::FitOptions;
@@ -29,9 +34,16 @@ pub enum Validation<T: Real> {
 ///     .verbosity(2);
 /// ```
 pub struct FitOptions<T: Real> {
-    /// Train until the model has done this many epochs in total (Keras' `epochs` with
-    /// `initial_epoch` = the epochs already done, which a loaded checkpoint restores).
+    /// The number of epochs this call trains, after those the model has already done (a
+    /// second `fit` with `epochs: 5` trains five more, as in Keras). With
+    /// [`initial_epoch`](FitOptions::initial_epoch) set, the number the last epoch ends at
+    /// instead.
     pub epochs: usize,
+    /// Keras' `initial_epoch`: when set, `epochs` counts all epochs from the first, and
+    /// training runs from this epoch up to `epochs`. It must equal the epochs the model has
+    /// done ([`Model::epoch`](super::Model::epoch), restored by a checkpoint), so that every
+    /// epoch keeps one number in the history and in checkpoint names.
+    pub initial_epoch: Option<usize>,
     /// Samples per gradient step (the last batch may be smaller).
     pub batch_size: usize,
     /// Held-out data evaluated after each epoch.
@@ -49,6 +61,7 @@ impl<T: Real> Default for FitOptions<T> {
     fn default() -> Self {
         FitOptions {
             epochs: 1,
+            initial_epoch: None,
             batch_size: 32,
             validation: Validation::None,
             shuffle: Some(0),
@@ -66,6 +79,21 @@ impl<T: Real> FitOptions<T> {
             batch_size,
             ..Self::default()
         }
+    }
+
+    /// Counts `epochs` from the first epoch and starts at epoch `epoch` (Keras'
+    /// `initial_epoch`), which must be the number of epochs the model has done: the way to
+    /// say "train up to epoch `epochs` in total", for example after loading a checkpoint.
+    ///
+    /// ```
+    /// use tapegrad_nn::model::FitOptions;
+    /// # let model_epoch = 3;
+    /// // After model.load_checkpoint(..) restored 3 epochs: train epochs 4 to 10.
+    /// let opts = FitOptions::<f32>::new(10, 32).initial_epoch(model_epoch);
+    /// ```
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = Some(epoch);
+        self
     }
 
     /// Holds out the last `fraction` of the data for validation.
