@@ -1,8 +1,10 @@
 //! What every workload shares: the deterministic SplitMix64 inputs of the benchmark
 //! definitions, MNIST through `datasets::Mnist`, the RESULT line and the peak memory.
 
+use tapegrad::autograd::ndarray::{Axis, Slice};
 use tapegrad::autograd::random::SplitMix64;
 use tapegrad::autograd::{tensor, Tensor};
+use tapegrad::datasets::batch::flatten_pixels;
 use tapegrad::datasets::Mnist;
 
 pub const IN: usize = 784;
@@ -28,6 +30,14 @@ pub fn glorot(seed: u64, fan_in: usize, fan_out: usize) -> Tensor<f32> {
     )
 }
 
+/// Glorot-uniform convolution kernels `[out, in, k, k]`, row-major, from the stream seeded with
+/// `seed`: the fans are `in * k * k` and `out * k * k`, as for PyTorch's and Keras's kernels.
+pub fn conv_glorot(seed: u64, out: usize, inputs: usize, k: usize) -> Tensor<f32> {
+    let n = out * inputs * k * k;
+    let limit = (6.0 / ((inputs + out) * k * k) as f64).sqrt();
+    tensor(&[out, inputs, k, k], uniform(seed, n, -limit, limit))
+}
+
 /// Fisher-Yates as the benchmark defines it: `j = next % (i + 1)` for `i` from `n - 1` down.
 pub fn permutation(seed: u64, n: usize) -> Vec<usize> {
     let mut r = SplitMix64::new(seed);
@@ -39,18 +49,69 @@ pub fn permutation(seed: u64, n: usize) -> Vec<usize> {
     p
 }
 
-/// MNIST from `TAPEGRAD_DATA_DIR` (`<dir>/mnist/*.gz`), else from the peers' data folder.
+/// MNIST from `TAPEGRAD_DATA_DIR` (`<dir>/mnist/*.gz`), else from `../shared/data/mnist` next
+/// to the repository.
 pub fn mnist() -> Mnist {
     let loaded = match std::env::var_os("TAPEGRAD_DATA_DIR") {
         Some(_) => Mnist::load(),
         None => Mnist::load_from(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist"),
         ),
     };
     loaded.unwrap_or_else(|e| {
         eprintln!("bench: cannot load MNIST: {e}");
         std::process::exit(3)
     })
+}
+
+/// The 60,000 training images as `[60000, 784]` pixels `p / 255` and their labels, in
+/// `permutation(seed, 60000)` order.
+pub fn shuffled_train(mnist: &Mnist, seed: u64) -> (Tensor<f32>, Vec<usize>) {
+    let perm = permutation(seed, mnist.train_labels.len());
+    // Shuffled while still bytes, so that only one f32 copy of the images exists.
+    let xs = flatten_pixels(mnist.train_images.select(Axis(0), &perm).view(), 255.0);
+    let ys = perm
+        .iter()
+        .map(|&i| usize::from(mnist.train_labels[i]))
+        .collect();
+    (xs, ys)
+}
+
+/// Rows `start..end` of `x`, sharing its buffer.
+pub fn rows(x: &Tensor<f32>, start: usize, end: usize) -> Tensor<f32> {
+    let mut v = x.clone();
+    v.slice_axis_inplace(Axis(0), Slice::from(start..end));
+    v
+}
+
+/// The losses of a training run: the first step's, the last step's and their mean, printed so
+/// that runs of different frameworks can be seen to do the same work.
+#[derive(Default)]
+pub struct Losses {
+    first: Option<f32>,
+    last: f32,
+    sum: f64,
+    steps: usize,
+}
+
+impl Losses {
+    pub fn push(&mut self, loss: f32) {
+        self.first.get_or_insert(loss);
+        self.last = loss;
+        self.sum += f64::from(loss);
+        self.steps += 1;
+    }
+
+    /// `first step loss`, `final step loss` and `mean train loss` on stderr.
+    pub fn report(&self) {
+        eprintln!("first step loss {:.7}", self.first.unwrap_or(f32::NAN));
+        eprintln!("final step loss {:.7}", self.last);
+        eprintln!(
+            "mean train loss {:.4} over {} steps",
+            self.sum / self.steps as f64,
+            self.steps
+        );
+    }
 }
 
 /// Labels of one-hot rows.
@@ -154,6 +215,14 @@ impl Timer {
         );
         wall
     }
+}
+
+/// The variable `name` as a number, or `default` when unset or not a number.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 pub fn print_result(workload: &str, seconds: f64, metric: f64) {

@@ -34,7 +34,6 @@ use tapegrad::autograd::{tensor, Conv2dOptions, Gradients, Param, Reduce, Tape, 
 use tapegrad::nn::optim::{Optimizer, Sgd};
 
 use crate::common::*;
-use crate::mlp::env_usize;
 
 const BATCH: usize = 128;
 /// Images per pass through the tape: each batch's gradient is accumulated over chunks of this
@@ -48,12 +47,6 @@ const SIDE: usize = 25;
 const POSITIONS: usize = SIDE * SIDE;
 const HIDDEN: usize = POSITIONS * KERNELS;
 const ITERATIONS: usize = 10;
-
-fn rows(x: &Tensor<f32>, start: usize, end: usize) -> Tensor<f32> {
-    let mut v = x.clone();
-    v.slice_axis_inplace(Axis(0), Slice::from(start..end));
-    v
-}
 
 struct ConvNet {
     kernels: Param<f32>,

@@ -1,8 +1,8 @@
-//! The benchmark workloads, with the same inputs, initial weights, sample order and timing
-//! boundaries as the peer frameworks they are compared with (see docs/performance.md).
+//! tapegrad's side of the benchmark workloads, with the same inputs, initial weights, sample
+//! order and timing boundaries as the peer frameworks it is compared with (`bench/README.md`).
 //!
 //! ```sh
-//! cargo run --release --example bench -- <mlp|tiny|scalar|matmul|conv>
+//! bench/run tapegrad <workload>       # builds this crate in release, then runs it
 //! ```
 //!
 //! Prints one line, `RESULT peer=tapegrad workload=<w> seconds=<timed part> metric=<m>`, on
@@ -10,20 +10,21 @@
 //! (`RAYON_NUM_THREADS`), which runs the GEMM blocks too. `BENCH_BATCH` and `BENCH_HIDDEN`
 //! change the `mlp` shape for scaling measurements, `BENCH_TEST_CHUNK` the `conv` test chunk.
 
-#[path = "common/background.rs"]
+mod adam_mlp;
+#[path = "../../../examples/common/background.rs"]
 mod background;
-#[path = "bench/common.rs"]
 mod common;
-#[path = "bench/conv.rs"]
 mod conv;
-#[path = "bench/matmul.rs"]
+mod conv_infer;
+mod lenet;
 mod matmul;
-#[path = "bench/mlp.rs"]
 mod mlp;
-#[path = "bench/scalar.rs"]
+mod rnn;
 mod scalar;
-#[path = "bench/tiny.rs"]
 mod tiny;
+
+/// Every workload, by the name `bench/run` passes.
+const WORKLOADS: &str = "mlp|tiny|scalar|matmul|conv|lenet|adam_mlp|rnn|conv_infer";
 
 fn main() {
     let workload = std::env::args().nth(1).unwrap_or_default();
@@ -33,8 +34,12 @@ fn main() {
         "scalar" => scalar::run(),
         "matmul" => common::on_pool(matmul::run),
         "conv" => common::on_pool(conv::run),
+        "lenet" => common::on_pool(lenet::run),
+        "adam_mlp" => common::on_pool(adam_mlp::run),
+        "rnn" => common::on_pool(rnn::run),
+        "conv_infer" => common::on_pool(conv_infer::run),
         _ => {
-            eprintln!("usage: bench <mlp|tiny|scalar|matmul|conv>");
+            eprintln!("usage: tapegrad-bench <{WORKLOADS}>");
             std::process::exit(2);
         }
     }
