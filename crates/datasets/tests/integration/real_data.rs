@@ -1,7 +1,7 @@
 //! Tests on the real MNIST and notMNIST files (from `TAPEGRAD_DATA_DIR`). They fail, never
 //! skip, when the data is missing.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::Instant;

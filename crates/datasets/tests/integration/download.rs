@@ -4,7 +4,7 @@
 //! The server is a few dozen lines on `std::net` so that a test can cut a response off at an
 //! exact byte and close the connection, which an HTTP library would not let it do.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
