@@ -113,6 +113,18 @@ def conv2d(p, x, w, b=None):
     return y if b is None else y + b[None, :, None, None]
 
 
+def conv2d_input_grad(p, g, w):
+    """The vjp of conv2d with respect to its input, shaped p["shape"]."""
+    _, vjp = jax.vjp(lambda x: conv2d(p, x, w), jnp.zeros(p["shape"], g.dtype))
+    return vjp(g)[0]
+
+
+def conv2d_weight_grad(p, x, g):
+    """The vjp of conv2d with respect to its weight, shaped p["shape"]."""
+    _, vjp = jax.vjp(lambda w: conv2d(p, x, w), jnp.zeros(p["shape"], g.dtype))
+    return vjp(g)[0]
+
+
 def avg_pool2d(p, x):
     (kh, kw), (sh, sw) = p["kernel"], p["stride"]
     total = lax.reduce_window(x, 0.0, lax.add, (1, 1, kh, kw), (1, 1, sh, sw), "VALID")
@@ -205,6 +217,8 @@ OPS = {
     "stack": lambda p, *xs: jnp.stack(xs, axis=p["axis"]),
     "pad": lambda p, a: jnp.pad(a, p["pads"], constant_values=number(p["value"])) if a.ndim else a,
     "conv2d": conv2d,
+    "conv2d_input_grad": conv2d_input_grad,
+    "conv2d_weight_grad": conv2d_weight_grad,
     "max_pool2d": tapegrad_max_pool2d,
     "avg_pool2d": avg_pool2d,
     "softmax_cross_entropy": softmax_cross_entropy,

@@ -278,6 +278,52 @@ impl Gen<'_, '_> {
         self.push(OpSpec::Conv2d(options), &args)
     }
 
+    /// The input gradient of a convolution whose output is an image of the program: the
+    /// convolution's input shape is one its geometry maps to that image's size.
+    pub(super) fn conv2d_input_grad(&mut self) -> Option<usize> {
+        let g = self.image();
+        let s = self.shape(g);
+        let stride = (self.rng.range(1, 2), self.rng.range(1, 2));
+        let (kh, kw) = (self.rng.range(1, 3), self.rng.range(1, 3));
+        let mut size = |out: usize, k: usize, stride: usize| {
+            let padding = self.rng.range(0, 1).min(k - 1);
+            let unused = self.rng.range(0, stride - 1);
+            ((out - 1) * stride + k + unused - 2 * padding, padding)
+        };
+        let (h, ph) = size(s[2], kh, stride.0);
+        let (w, pw) = size(s[3], kw, stride.1);
+        let channels = self.rng.range(1, 2);
+        let weight = self.new_leaf(&[s[1], channels, kh, kw], None);
+        let options = Conv2dOptions {
+            stride,
+            padding: (ph, pw),
+        };
+        let input = [s[0], channels, h, w];
+        self.push(OpSpec::Conv2dInputGrad(options, input), &[g, weight])
+    }
+
+    /// The weight gradient of a convolution of an image of the program.
+    pub(super) fn conv2d_weight_grad(&mut self) -> Option<usize> {
+        let x = self.image();
+        let s = self.shape(x);
+        let padding = (self.rng.range(0, 1), self.rng.range(0, 1));
+        let kh = self.rng.range(1, 3.min(s[2] + 2 * padding.0));
+        let kw = self.rng.range(1, 3.min(s[3] + 2 * padding.1));
+        let stride = (self.rng.range(1, 2), self.rng.range(1, 2));
+        let out = self.rng.range(1, 2);
+        let size = |n: usize, p: usize, k: usize, s: usize| (n + 2 * p - k) / s + 1;
+        let grad_shape = [
+            s[0],
+            out,
+            size(s[2], padding.0, kh, stride.0),
+            size(s[3], padding.1, kw, stride.1),
+        ];
+        let grad = self.new_leaf(&grad_shape, None);
+        let options = Conv2dOptions { stride, padding };
+        let weight = [out, s[1], kh, kw];
+        self.push(OpSpec::Conv2dWeightGrad(options, weight), &[x, grad])
+    }
+
     pub(super) fn pool(&mut self, max: bool) -> Option<usize> {
         let x = self.image();
         let s = self.shape(x);

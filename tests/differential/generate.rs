@@ -40,6 +40,8 @@ pub enum Choice {
     Stack,
     Pad,
     Conv2d,
+    Conv2dInputGrad,
+    Conv2dWeightGrad,
     MaxPool2d,
     AvgPool2d,
     SoftmaxCrossEntropy,
@@ -79,6 +81,8 @@ impl Choice {
             Choice::Stack,
             Choice::Pad,
             Choice::Conv2d,
+            Choice::Conv2dInputGrad,
+            Choice::Conv2dWeightGrad,
             Choice::MaxPool2d,
             Choice::AvgPool2d,
             Choice::SoftmaxCrossEntropy,
@@ -444,6 +448,8 @@ impl<'t> Gen<'_, 't> {
                 self.push(OpSpec::Pad(pads, value), &[a])
             }
             Choice::Conv2d => self.conv2d(),
+            Choice::Conv2dInputGrad => self.conv2d_input_grad(),
+            Choice::Conv2dWeightGrad => self.conv2d_weight_grad(),
             Choice::MaxPool2d | Choice::AvgPool2d => self.pool(c == Choice::MaxPool2d),
             Choice::SoftmaxCrossEntropy | Choice::SoftmaxCrossEntropyLabels => {
                 self.cross_entropy(c == Choice::SoftmaxCrossEntropyLabels)

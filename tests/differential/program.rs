@@ -54,6 +54,10 @@ pub enum OpSpec {
     Pad(Vec<(usize, usize)>, f64),
     /// Inputs: image, weight and, when there are three, bias.
     Conv2d(Conv2dOptions),
+    /// Inputs: output gradient and weight; the convolution's input shape.
+    Conv2dInputGrad(Conv2dOptions, [usize; 4]),
+    /// Inputs: image and output gradient; the convolution's weight shape.
+    Conv2dWeightGrad(Conv2dOptions, [usize; 4]),
     MaxPool2d((usize, usize), (usize, usize)),
     AvgPool2d((usize, usize), (usize, usize)),
     SoftmaxCrossEntropy(Reduce),
@@ -204,6 +208,8 @@ impl OpSpec {
             OpSpec::Stack(_) => "stack",
             OpSpec::Pad(..) => "pad",
             OpSpec::Conv2d(_) => "conv2d",
+            OpSpec::Conv2dInputGrad(..) => "conv2d_input_grad",
+            OpSpec::Conv2dWeightGrad(..) => "conv2d_weight_grad",
             OpSpec::MaxPool2d(..) => "max_pool2d",
             OpSpec::AvgPool2d(..) => "avg_pool2d",
             OpSpec::SoftmaxCrossEntropy(_) => "softmax_cross_entropy",
@@ -250,6 +256,10 @@ impl OpSpec {
             OpSpec::Pad(pads, value) => json!({"pads": pads, "value": number(*value)}),
             OpSpec::Conv2d(o) => json!({"stride": [o.stride.0, o.stride.1],
                                         "padding": [o.padding.0, o.padding.1]}),
+            OpSpec::Conv2dInputGrad(o, shape) | OpSpec::Conv2dWeightGrad(o, shape) => {
+                json!({"stride": [o.stride.0, o.stride.1],
+                       "padding": [o.padding.0, o.padding.1], "shape": shape})
+            }
             OpSpec::MaxPool2d(k, s) | OpSpec::AvgPool2d(k, s) => {
                 json!({"kernel": [k.0, k.1], "stride": [s.0, s.1]})
             }
@@ -353,6 +363,8 @@ impl OpSpec {
             &OpSpec::Stack(axis) => Var::stack(a, axis),
             OpSpec::Pad(pads, value) => x.pad(pads, *value),
             &OpSpec::Conv2d(options) => x.conv2d(a[1], a.get(2).copied(), options),
+            &OpSpec::Conv2dInputGrad(options, shape) => x.conv2d_input_grad(a[1], shape, options),
+            &OpSpec::Conv2dWeightGrad(options, shape) => x.conv2d_weight_grad(a[1], shape, options),
             &OpSpec::MaxPool2d(k, s) => x.max_pool2d(k, s),
             &OpSpec::AvgPool2d(k, s) => x.avg_pool2d(k, s),
             &OpSpec::SoftmaxCrossEntropy(r) => x.softmax_cross_entropy(a[1], r),

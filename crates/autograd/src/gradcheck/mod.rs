@@ -26,8 +26,10 @@
 mod higher;
 pub mod nodes;
 pub mod registry;
+mod second_order;
 
 pub use higher::{gradgradcheck, jvpcheck, JvpReport};
+pub use second_order::{check_model_second_order, check_tape_second_order};
 
 pub use nodes::{
     check_model, check_tape, NodeCheck, NodeCheckOptions, NodeMismatch, TapeCheckError,

@@ -119,6 +119,33 @@ pub enum NodeMismatch {
         /// The same from central differences of the op's forward.
         numerical: f64,
     },
+    /// The gradient from `backward_vars` differs from the one from `backward`
+    /// (second-order check).
+    VarsValue {
+        /// Which input of the op.
+        input: usize,
+        /// The input element.
+        element: Vec<usize>,
+        /// The gradient's element from `backward_vars`.
+        vars: f64,
+        /// The same from `backward`.
+        tensor: f64,
+    },
+    /// The derivative of the gradient from `backward_vars` differs from finite differences
+    /// of `backward` (second-order check).
+    SecondOrder {
+        /// With respect to what: `"input 1"`, or `"the output gradient"`.
+        wrt: String,
+        /// The element of it.
+        element: Vec<usize>,
+        /// The derivative of `rᵀ dx` recorded through `backward_vars`.
+        analytic: f64,
+        /// The same from central differences of `backward`.
+        numerical: f64,
+    },
+    /// The op has no `backward_vars`, so its gradient cannot be differentiated (second-order
+    /// check).
+    NotTwiceDifferentiable,
     /// The backward returned a gradient of a shape that does not sum back to the input's.
     Shape {
         /// Which input.
@@ -167,6 +194,31 @@ impl fmt::Display for NodeMismatch {
                 "input {input}, element {element:?}: backward gives {analytic:.10e}, finite \
                  differences of forward give {numerical:.10e}"
             ),
+            NodeMismatch::VarsValue {
+                input,
+                element,
+                vars,
+                tensor,
+            } => write!(
+                f,
+                "input {input}, element {element:?}: backward_vars gives the gradient \
+                 {vars:.10e}, backward gives {tensor:.10e}"
+            ),
+            NodeMismatch::SecondOrder {
+                wrt,
+                element,
+                analytic,
+                numerical,
+            } => write!(
+                f,
+                "{wrt}, element {element:?}: differentiating the gradient from backward_vars \
+                 gives {analytic:.10e}, finite differences of backward give {numerical:.10e}"
+            ),
+            NodeMismatch::NotTwiceDifferentiable => write!(
+                f,
+                "the op has no backward_vars, so its gradient cannot be differentiated; \
+                 implement Op::backward_vars"
+            ),
             NodeMismatch::Shape {
                 input,
                 gradient,
@@ -198,6 +250,10 @@ pub struct TapeCheckReport {
     /// One entry per checked node (those with an op that gradients flow through), in
     /// recording order.
     pub nodes: Vec<NodeCheck>,
+    /// What was checked: 1 for each op's `backward` against its forward
+    /// ([`check_tape`]), 2 for the derivative of its `backward_vars` against its `backward`
+    /// ([`check_tape_second_order`](super::check_tape_second_order)).
+    pub order: usize,
 }
 
 impl TapeCheckReport {
@@ -293,10 +349,17 @@ impl TapeCheckError {
 impl fmt::Display for TapeCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.node();
+        let (what, reference) = match self.report.order {
+            1 => ("backward", "finite differences of its forward"),
+            _ => (
+                "second derivative (backward_vars)",
+                "its backward and finite differences of it",
+            ),
+        };
         writeln!(
             f,
-            "the backward of `{}` (node #{}, recorded at {}:{}) disagrees with finite \
-             differences of its forward (relative difference {:.3e}): {}",
+            "the {what} of `{}` (node #{}, recorded at {}:{}) disagrees with {reference} \
+             (relative difference {:.3e}): {}",
             n.op,
             n.node,
             n.location.file(),
@@ -385,7 +448,10 @@ pub fn check_tape(
         };
         checks.push(check);
     }
-    let report = TapeCheckReport { nodes: checks };
+    let report = TapeCheckReport {
+        nodes: checks,
+        order: 1,
+    };
     if report.first_failure().is_some() {
         Err(TapeCheckError { report })
     } else {
@@ -402,7 +468,7 @@ fn close(a: f64, n: f64, o: &NodeCheckOptions) -> bool {
 }
 
 /// Which elements of an input of `len` elements to compare.
-fn pick_elements(len: usize, max: usize, rng: &mut SplitMix64) -> Vec<usize> {
+pub(super) fn pick_elements(len: usize, max: usize, rng: &mut SplitMix64) -> Vec<usize> {
     if len <= max {
         return (0..len).collect();
     }

@@ -26,20 +26,24 @@ use std::ops::Range;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::conv_grad::conv2d_grads;
+use super::conv_grad::{conv2d_grads, shape4};
 use super::{op_family, or_panic};
 use crate::gradcheck::registry::{sample, Case};
 use crate::kernels::gemm::gemm;
 use crate::kernels::im2col::{im2col, Conv2dGeometry};
 use crate::kernels::layout::standard_elements;
 use crate::tensor::tensor;
-use crate::{BackwardContext, Op, OpError, Real, Tensor, Var};
+use crate::{BackwardContext, Op, OpError, Real, Tensor, Var, VarContext};
 
 op_family! {
     /// Convolution and pooling.
     Conv {
         /// 2-d convolution (cross-correlation) of NCHW images, with optional bias
         Conv2d => "conv2d",
+        /// The input gradient of conv2d: a transposed convolution
+        Conv2dInputGrad => "conv2d_input_grad",
+        /// The weight gradient of conv2d: a correlation of the input with the output gradient
+        Conv2dWeightGrad => "conv2d_weight_grad",
         /// 2-d max pooling
         MaxPool2d => "max_pool2d",
         /// 2-d average pooling
@@ -215,14 +219,20 @@ pub(super) struct ConvShape {
 }
 
 impl ConvShape {
-    fn out_shape(&self) -> [usize; 4] {
+    pub(super) fn out_shape(&self) -> [usize; 4] {
         let (ho, wo) = self.geometry.output_size();
         [self.batch, self.out_channels, ho, wo]
     }
 }
 
-fn conv_shape(shapes: &[&[usize]], options: &Conv2dOptions) -> Result<ConvShape, OpError> {
-    let err = |msg: String| OpError::new(Conv::Conv2d.name(), shapes, msg);
+/// `kind` is the op whose error it would be: conv2d or one of its gradients, which check the
+/// same shapes.
+pub(super) fn conv_shape(
+    kind: Conv,
+    shapes: &[&[usize]],
+    options: &Conv2dOptions,
+) -> Result<ConvShape, OpError> {
+    let err = |msg: String| OpError::new(kind.name(), shapes, msg);
     let (x, w) = (shapes[0], shapes[1]);
     if x.len() != 4 {
         return Err(err(format!(
@@ -288,8 +298,8 @@ fn conv_shape(shapes: &[&[usize]], options: &Conv2dOptions) -> Result<ConvShape,
 /// and `W` the weight as `[O, C kh kw]`: `Y_n = W X_n + b`. So, with `G_n = dL/dY_n`:
 /// `dL/dW = sum_n G_n X_n^T`, `dL/dx[n] = col2im(W^T G_n)` and
 /// `dL/db[o] = sum_{n, i, j} G_n[o, i, j]`.
-struct Conv2dOp {
-    options: Conv2dOptions,
+pub(super) struct Conv2dOp {
+    pub(super) options: Conv2dOptions,
 }
 
 impl<T: Real> Op<T> for Conv2dOp {
@@ -299,7 +309,7 @@ impl<T: Real> Op<T> for Conv2dOp {
 
     fn forward(&mut self, inputs: &[&Tensor<T>]) -> Result<Tensor<T>, OpError> {
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
-        let s = conv_shape(&shapes, &self.options)?;
+        let s = conv_shape(Conv::Conv2d, &shapes, &self.options)?;
         let g = s.geometry;
         let (o, k, l) = (s.out_channels, g.col_rows(), g.col_cols());
         let x = standard_elements(inputs[0]);
@@ -349,7 +359,7 @@ impl<T: Real> Op<T> for Conv2dOp {
     fn backward(&self, ctx: &BackwardContext<'_, T>) -> Vec<Option<Tensor<T>>> {
         let inputs = ctx.inputs();
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
-        let s = conv_shape(&shapes, &self.options).expect("checked by forward");
+        let s = conv_shape(Conv::Conv2d, &shapes, &self.options).expect("checked by forward");
         let need_b = inputs.len() > 2 && ctx.needs_grad(2);
         let x = ctx.needs_grad(1).then(|| standard_elements(inputs[0]));
         let w = ctx.needs_grad(0).then(|| inputs[1].as_standard_layout());
@@ -369,6 +379,21 @@ impl<T: Real> Op<T> for Conv2dOp {
             out.push(grads.bias.map(|db| tensor(shapes[2], db)));
         }
         out
+    }
+
+    /// Each gradient is an op of its own, bilinear like the convolution, so that it can be
+    /// differentiated again (see [`conv_grad`](super::conv_grad)).
+    fn backward_vars<'t>(&self, ctx: &VarContext<'_, 't, T>) -> Option<Vec<Option<Var<'t, T>>>> {
+        let (x, w, g) = (ctx.input(0), ctx.input(1), ctx.grad_output());
+        let o = self.options;
+        let mut grads = vec![
+            ctx.grad_if(0, || g.conv2d_input_grad(w, shape4(&x.shape()), o)),
+            ctx.grad_if(1, || x.conv2d_weight_grad(g, shape4(&w.shape()), o)),
+        ];
+        if ctx.inputs().len() > 2 {
+            grads.push(ctx.grad_if(2, || g.sum_axes(&[0, 2, 3], false)));
+        }
+        Some(grads)
     }
 }
 
@@ -503,6 +528,7 @@ pub(crate) fn gradcheck_cases(kind: Conv) -> Vec<Case> {
             ),
         ],
         Conv::MaxPool2d | Conv::AvgPool2d => super::pool::gradcheck_cases(kind),
+        Conv::Conv2dInputGrad | Conv::Conv2dWeightGrad => super::conv_grad::gradcheck_cases(kind),
     }
 }
 
