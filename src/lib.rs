@@ -18,6 +18,10 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 pub struct HigherOrderDoctests;
 
+#[doc = include_str!("../docs/layers.md")]
+#[cfg(doctest)]
+pub struct LayersDoctests;
+
 pub use tapegrad_autograd as autograd;
 pub use tapegrad_datasets as datasets;
 pub use tapegrad_nn as nn;

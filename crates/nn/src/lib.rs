@@ -9,7 +9,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`layer`] | `Linear`/`Dense`, `Conv2d`, pooling, `Flatten`, `Dropout`, activations, `Sequential` |
+//! | [`layer`] | `Linear`/`Dense`, `Conv2d`, pooling, `Flatten`, `Dropout`, batch and layer normalisation, `Embedding`, RNN/LSTM/GRU cells and `Recurrent`, activations, `Sequential` |
 //! | [`init`] | seeded initialisers: uniform, normal, Glorot, He, LeCun, zeros, constant |
 //! | [`loss`] | MSE, sum of squares, L1/L2, cross-entropies on probabilities and logits |
 //! | [`metric`] | accuracy, confusion matrix |
@@ -99,12 +99,14 @@ pub mod prelude {
     pub use crate::callback::{EarlyStopping, LearningRateScheduler, ModelCheckpoint};
     pub use crate::init::Init;
     pub use crate::layer::{
-        AvgPool2d, Conv2d, Dense, Dropout, Flatten, Linear, MaxPool2d, Relu, Sequential, Sigmoid,
-        Softmax, Tanh,
+        AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dense, Dropout, Elu, Embedding, Flatten, Gelu,
+        GruCell, LayerNorm, Linear, LstmCell, MaxPool2d, Recurrent, RecurrentCell, Relu, RnnCell,
+        Sequential, Sigmoid, Silu, Softmax, Tanh,
     };
     pub use crate::loss::{
-        mse, softmax_cross_entropy, softmax_cross_entropy_with_labels, sum_squared_error,
-        BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError, Reduce,
+        l2_penalty, mse, softmax_cross_entropy, softmax_cross_entropy_with_labels,
+        sum_squared_error, BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError,
+        Reduce,
     };
     pub use crate::metric::{accuracy, accuracy_metric, Accuracy, ConfusionMatrix, Metric};
     pub use crate::model::{FitOptions, Model};

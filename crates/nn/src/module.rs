@@ -173,6 +173,9 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
     fn set_training(&mut self, training: bool) {
         (**self).set_training(training)
     }
+    fn unfreeze(&mut self) {
+        (**self).unfreeze()
+    }
     fn random_states(&self) -> Vec<u64> {
         (**self).random_states()
     }

@@ -9,22 +9,34 @@
 //! | [`MaxPool2d`], [`AvgPool2d`] | pooling |
 //! | [`Flatten`] | `[N, ...]` to `[N, features]` |
 //! | [`Dropout`] | inverted dropout while training, identity in evaluation |
+//! | [`BatchNorm1d`], [`BatchNorm2d`] | batch normalisation with running averages for evaluation |
+//! | [`LayerNorm`] | normalisation of each sample over its last axes |
+//! | [`Embedding`] | a learned vector per token, with an optional padding index |
+//! | [`RnnCell`], [`LstmCell`], [`GruCell`] | one step of a recurrent network (PyTorch's formulas) |
+//! | [`Recurrent`] | a [`RecurrentCell`] unrolled over `[batch, time, features]` |
+//! | [`Gelu`], [`Elu`], [`Silu`] | smooth activations |
 //! | [`Lambda`] | any function of one variable |
 
 mod activation;
 mod conv;
 mod dropout;
+mod embedding;
 mod flatten;
 mod lambda;
 mod linear;
+mod norm;
+mod recurrent;
 mod sequential;
 
-pub use activation::{LeakyRelu, LogSoftmax, Relu, Sigmoid, Softmax, Tanh};
+pub use activation::{Elu, Gelu, LeakyRelu, LogSoftmax, Relu, Sigmoid, Silu, Softmax, Tanh};
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use lambda::Lambda;
 pub use linear::{Dense, Linear};
+pub use norm::{BatchNorm1d, BatchNorm2d, LayerNorm};
+pub use recurrent::{GruCell, LstmCell, Recurrent, RecurrentCell, RnnCell};
 pub use sequential::Sequential;
 
 /// The name a layer goes by in messages: its parameter's owner (`layer0` for

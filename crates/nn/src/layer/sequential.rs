@@ -111,6 +111,12 @@ impl<T: Real> Module<T> for Sequential<T> {
             .flat_map(|l| l.params_mut())
             .collect()
     }
+    fn unfreeze(&mut self) {
+        // Each layer decides: batch normalisation keeps its running averages frozen.
+        for l in &mut self.layers {
+            l.unfreeze();
+        }
+    }
     fn set_training(&mut self, training: bool) {
         for l in &mut self.layers {
             l.set_training(training);

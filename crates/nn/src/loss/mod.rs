@@ -18,6 +18,7 @@
 //! | [`softmax_cross_entropy_with_labels`] | the same with integer labels | |
 //! | [`binary_cross_entropy`] | `-sum t ln p + (1-t) ln(1-p)` on probabilities | the course |
 //! | [`bce_with_logits`] | the same on logits (fused, stable) | PyTorch `BCEWithLogitsLoss` |
+//! | [`l2_penalty`] | `lambda / 2 sum w^2` over parameters, added to a loss | the course's L2 regularisation |
 //!
 //! Every loss checks its shapes: the prediction and the target must have the same shape
 //! (nothing is broadcast, so a `[N, 1]` prediction is never compared with every element of a
@@ -46,10 +47,12 @@ use crate::labels::Labels;
 use crate::targets::one_hot;
 
 mod objects;
+mod penalty;
 
 pub use objects::{
     loss_fn, BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError, SumSquaredError,
 };
+pub use penalty::l2_penalty;
 pub use tapegrad_autograd::Reduce;
 
 /// The clipping Keras applies to probabilities before a logarithm.
