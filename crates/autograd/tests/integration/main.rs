@@ -4,6 +4,7 @@
 
 mod anomaly;
 mod check_model;
+mod check_model_second_order;
 mod custom_op;
 mod dispatch;
 mod engine;

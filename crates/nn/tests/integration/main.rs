@@ -5,6 +5,7 @@
 
 mod damaged_files;
 mod fit_errors;
+mod layers;
 mod model_fit;
 mod safetensors_io;
 mod shared_and_labels;
