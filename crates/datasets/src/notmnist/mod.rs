@@ -1,6 +1,7 @@
-//! notMNIST (letters A-J rendered from many fonts, 28x28 grayscale) and the Udacity
-//! assignment's pipeline: load, per-class statistics, merge into balanced splits, shuffle,
-//! measure overlap between and within splits, and sanitise.
+//! notMNIST (letters A-J rendered from many fonts, 28x28 grayscale): load, per-class
+//! statistics, and the Udacity assignment's balanced splits (merge, shuffle). How much the
+//! splits overlap and the sanitised splits, the assignment's problem 5, are the [`Splits`]
+//! methods and functions of their own module, re-exported here.
 //!
 //! The original archives `notMNIST_small.tar.gz` (18,726 files) and `notMNIST_large.tar.gz`
 //! hold folders `A`..`J` of PNGs and are read straight from the archive (gzip + tar
@@ -34,7 +35,6 @@
 //! course's own threshold, for the large one). [`NOTMNIST_SMALL_REPACK_SHA256`] is the SHA-256 of
 //! one known re-packed copy of the small set; it identifies that copy only.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -49,6 +49,15 @@ use crate::batch::{one_hot, permutation, shuffle_in_place, Dataset};
 use crate::cache::{binary, source_key, ByteReader};
 use crate::download::{verify_present, Check, DataSource, RemoteFile};
 use crate::error::{DatasetError, Result};
+
+mod archive;
+mod overlap;
+pub use archive::{archive_file_counts, decode_png, verify_archive};
+use archive::{parse_archive, parse_archive_from, verify_large_archive, verify_small_archive};
+pub use overlap::{
+    duplicates_within, exact_overlap, near_duplicates_within, near_overlap, sanitize, Overlap,
+    OverlapReport, Splits,
+};
 
 /// The ten classes, label 0 = `A`.
 pub const LETTERS: [char; 10] = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
@@ -413,211 +422,6 @@ pub fn numpy_mean_std(x: &[f32]) -> (f32, f32) {
     (mean, var.sqrt())
 }
 
-/// Decodes one notMNIST PNG: 8-bit (or expandable) grayscale, 28x28.
-pub fn decode_png(bytes: &[u8]) -> std::result::Result<[u8; PIXELS], String> {
-    if bytes.is_empty() {
-        return Err("empty file (0 bytes)".into());
-    }
-    let mut dec = png::Decoder::new(Cursor::new(bytes));
-    dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = dec
-        .read_info()
-        .map_err(|e| format!("not a valid PNG ({e})"))?;
-    let (w, h) = (reader.info().width, reader.info().height);
-    if (w, h) != (IMAGE_SIZE as u32, IMAGE_SIZE as u32) {
-        return Err(format!("image is {w}x{h}, expected 28x28"));
-    }
-    let size = reader
-        .output_buffer_size()
-        .ok_or("image too large to decode")?;
-    let mut buf = vec![0u8; size];
-    let info = reader
-        .next_frame(&mut buf)
-        .map_err(|e| format!("damaged PNG data ({e})"))?;
-    let mut out = [0u8; PIXELS];
-    match info.color_type {
-        png::ColorType::Grayscale => {
-            for (y, row) in out.chunks_exact_mut(IMAGE_SIZE).enumerate() {
-                let line = &buf[y * info.line_size..y * info.line_size + IMAGE_SIZE];
-                row.copy_from_slice(line);
-            }
-        }
-        other => return Err(format!("color type {other:?}, expected grayscale")),
-    }
-    Ok(out)
-}
-
-/// The class of an archive member `.../X/name.png`, if it is one.
-fn class_of(path: &str) -> Option<(usize, &str)> {
-    let mut parts = path.rsplit('/');
-    let file = parts.next()?;
-    let folder = parts.next()?;
-    if !file.ends_with(".png") || file.starts_with("._") {
-        return None;
-    }
-    let mut chars = folder.chars();
-    let letter = chars.next()?;
-    if chars.next().is_some() {
-        return None;
-    }
-    LETTERS.iter().position(|&l| l == letter).map(|c| (c, file))
-}
-
-/// Walks the PNG members of an archive (gzip detected by content).
-fn for_each_png(path: &Path, f: impl FnMut(usize, &str, &[u8])) -> std::result::Result<(), String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    for_each_png_in(BufReader::with_capacity(1 << 16, file), f)
-}
-
-/// Walks the PNG members of an archive read from `r` (gzip detected by content).
-fn for_each_png_in<R: std::io::BufRead>(
-    mut r: R,
-    mut f: impl FnMut(usize, &str, &[u8]),
-) -> std::result::Result<(), String> {
-    let gz = {
-        let prefix = std::io::BufRead::fill_buf(&mut r).map_err(|e| format!("cannot read: {e}"))?;
-        crate::idx::is_gzip(prefix)
-    };
-    let reader: Box<dyn Read + '_> = if gz {
-        Box::new(MultiGzDecoder::new(r))
-    } else {
-        Box::new(r)
-    };
-    let mut archive = tar::Archive::new(reader);
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("not a tar archive ({e})"))?;
-    let mut buf = Vec::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| format!("damaged archive ({e})"))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let name = entry
-            .path()
-            .map_err(|e| format!("bad member name ({e})"))?
-            .to_string_lossy()
-            .into_owned();
-        let Some((class, _)) = class_of(&name) else {
-            continue;
-        };
-        buf.clear();
-        // notMNIST PNGs are well under a kilobyte; a huge member is not one of them.
-        (&mut entry)
-            .take(MAX_PNG_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("damaged archive ({e})"))?;
-        // Drain the rest of an oversized member so the tar stream stays aligned.
-        std::io::copy(&mut entry, &mut std::io::sink())
-            .map_err(|e| format!("damaged archive ({e})"))?;
-        f(class, &name, &buf);
-    }
-    Ok(())
-}
-
-const MAX_PNG_BYTES: u64 = 1 << 20;
-
-fn parse_archive(path: &Path) -> Result<NotMnist> {
-    let file = File::open(path).map_err(|e| DatasetError::Archive {
-        path: path.to_path_buf(),
-        what: format!("cannot open: {e}"),
-    })?;
-    parse_archive_from(BufReader::with_capacity(1 << 16, file), path)
-}
-
-/// Parses the archive read from `r`; `path` names it in messages.
-fn parse_archive_from<R: std::io::BufRead>(r: R, path: &Path) -> Result<NotMnist> {
-    let started = Instant::now();
-    let mut items: Vec<(usize, String, [u8; PIXELS])> = Vec::new();
-    let mut skipped = Vec::new();
-    for_each_png_in(r, |class, name, bytes| {
-        let decoded = if bytes.len() as u64 > MAX_PNG_BYTES {
-            Err("larger than 1 MiB, not a notMNIST image".to_string())
-        } else {
-            decode_png(bytes)
-        };
-        match decoded {
-            Ok(px) => items.push((class, name.to_string(), px)),
-            Err(reason) => {
-                eprintln!("warning: notMNIST: skipping unreadable {name}: {reason}");
-                skipped.push(SkippedFile {
-                    path: name.to_string(),
-                    reason,
-                });
-            }
-        }
-    })
-    .map_err(|what| DatasetError::Archive {
-        path: path.to_path_buf(),
-        what,
-    })?;
-    // Archive order is arbitrary; the course sorts file names within each class.
-    items.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let n = items.len();
-    let mut images = Vec::with_capacity(n * PIXELS);
-    let mut labels = Vec::with_capacity(n);
-    for (c, _, px) in &items {
-        images.extend_from_slice(px);
-        labels.push(*c as u8);
-    }
-    if !skipped.is_empty() {
-        eprintln!(
-            "warning: notMNIST: {} unreadable file(s) skipped in {} ({} images read in {:.1?})",
-            skipped.len(),
-            path.display(),
-            n,
-            started.elapsed()
-        );
-    }
-    Ok(NotMnist {
-        images: Array3::from_shape_vec((n, IMAGE_SIZE, IMAGE_SIZE), images).expect("sizes agree"),
-        labels: Array1::from_vec(labels),
-        skipped,
-    })
-}
-
-/// Non-empty PNG members per class: the structural fingerprint used to verify archives.
-pub fn archive_file_counts(path: &Path) -> std::result::Result<[usize; 10], String> {
-    let mut counts = [0usize; 10];
-    for_each_png(path, |class, _, bytes| {
-        if !bytes.is_empty() {
-            counts[class] += 1;
-        }
-    })?;
-    Ok(counts)
-}
-
-fn verify_small_archive(path: &Path) -> std::result::Result<(), String> {
-    let counts = archive_file_counts(path)?;
-    if counts != SMALL_CLASS_COUNTS {
-        return Err(format!(
-            "non-empty PNGs per class A-J are {counts:?}, expected {SMALL_CLASS_COUNTS:?}"
-        ));
-    }
-    Ok(())
-}
-
-fn verify_large_archive(path: &Path) -> std::result::Result<(), String> {
-    let counts = archive_file_counts(path)?;
-    if let Some(c) = counts.iter().position(|&n| n < LARGE_MIN_PER_CLASS) {
-        return Err(format!(
-            "class {} has {} non-empty PNGs, expected at least {LARGE_MIN_PER_CLASS}",
-            LETTERS[c], counts[c]
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a notMNIST archive that is already present (same checks as after a download).
-pub fn verify_archive(path: &Path, large: bool) -> Result<()> {
-    let check = if large {
-        NOTMNIST_LARGE.check
-    } else {
-        NOTMNIST_SMALL.check
-    };
-    verify_present(path, &check)
-}
-
 /// Images and labels of one split (train, validation or test).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Split {
@@ -699,8 +503,8 @@ impl Split {
 /// the training split. Returns `(validation, training)`, both grouped by class; follow with
 /// [`Split::randomize`].
 ///
-/// With a [`NumpyRandomState`](tapegrad_autograd::random::NumpyRandomState) seeded like the course,
-/// the splits are identical to numpy's.
+/// With a stream that shuffles like numpy's `np.random.shuffle` (the books crate has one),
+/// seeded like the course, the splits are identical to numpy's.
 pub fn merge_datasets<R: RandomStream + ?Sized>(
     data: &NotMnist,
     train_size: usize,
@@ -729,344 +533,6 @@ pub fn merge_datasets<R: RandomStream + ?Sized>(
     Ok((all.select(&valid), all.select(&train)))
 }
 
-/// Train, validation and test splits.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Splits {
-    /// Training split.
-    pub train: Split,
-    /// Validation split.
-    pub valid: Split,
-    /// Test split.
-    pub test: Split,
-}
-
-impl Splits {
-    /// The course's splits: `train_size` + `valid_size` from `train_source` (notMNIST_large),
-    /// `test_size` from `test_source` (notMNIST_small), each merged with equal classes and
-    /// then shuffled, in the course's order of random draws.
-    pub fn udacity<R: RandomStream + ?Sized>(
-        train_source: &NotMnist,
-        test_source: &NotMnist,
-        train_size: usize,
-        valid_size: usize,
-        test_size: usize,
-        rng: &mut R,
-    ) -> Result<Splits> {
-        let (valid, train) = merge_datasets(train_source, train_size, valid_size, rng)?;
-        let (_, test) = merge_datasets(test_source, test_size, 0, rng)?;
-        let train = train.randomize(rng);
-        let test = test.randomize(rng);
-        let valid = valid.randomize(rng);
-        Ok(Splits { train, valid, test })
-    }
-
-    /// Overlaps between and within the splits.
-    pub fn overlaps(&self, tolerance: Option<f64>) -> OverlapReport {
-        let pair = |a: &Split, b: &Split| Overlap {
-            exact: exact_overlap(a, b),
-            near: tolerance.map(|t| near_overlap(a, b, t)),
-        };
-        let within = |a: &Split| Overlap {
-            exact: duplicates_within(a),
-            near: tolerance.map(|t| near_duplicates_within(a, t)),
-        };
-        OverlapReport {
-            train_valid: pair(&self.train, &self.valid),
-            train_test: pair(&self.train, &self.test),
-            valid_test: pair(&self.valid, &self.test),
-            within_train: within(&self.train),
-            within_valid: within(&self.valid),
-            within_test: within(&self.test),
-        }
-    }
-
-    /// Sanitised splits: duplicates removed within each split (first kept), then every
-    /// validation image also in train removed, then every test image also in train or
-    /// validation removed. With a `tolerance`, near duplicates count too.
-    pub fn sanitized(&self, tolerance: Option<f64>) -> Splits {
-        let train = sanitize(&self.train, &[], tolerance);
-        let valid = sanitize(&self.valid, &[&train], tolerance);
-        let test = sanitize(&self.test, &[&train, &valid], tolerance);
-        Splits { train, valid, test }
-    }
-}
-
-/// Overlap counts for one pair of splits (or one split with itself).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Overlap {
-    /// Between splits: distinct images present in both (numpy `intersect1d` of content
-    /// hashes). Within a split: images that repeat an earlier one (`len - distinct`).
-    pub exact: usize,
-    /// Images of the first split with a near twin (see [`near_overlap`]); `None` when no
-    /// tolerance was given.
-    pub near: Option<usize>,
-}
-
-/// Overlaps between and within train, validation and test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OverlapReport {
-    /// Train vs validation.
-    pub train_valid: Overlap,
-    /// Train vs test.
-    pub train_test: Overlap,
-    /// Validation vs test.
-    pub valid_test: Overlap,
-    /// Within train.
-    pub within_train: Overlap,
-    /// Within validation.
-    pub within_valid: Overlap,
-    /// Within test.
-    pub within_test: Overlap,
-}
-
-fn image_rows(s: &Split) -> Vec<&[u8]> {
-    s.images
-        .as_slice()
-        .map(|a| a.chunks_exact(PIXELS).collect())
-        .unwrap_or_else(|| panic!("split images are always contiguous"))
-}
-
-/// Distinct images present in both splits (exact content match), like the course's
-/// `np.intersect1d` of md5 hashes.
-pub fn exact_overlap(a: &Split, b: &Split) -> usize {
-    let in_b: std::collections::HashSet<&[u8]> = image_rows(b).into_iter().collect();
-    let in_a: std::collections::HashSet<&[u8]> = image_rows(a).into_iter().collect();
-    in_a.iter().filter(|img| in_b.contains(*img)).count()
-}
-
-/// Images that repeat an earlier image of the same split (`len - distinct`).
-pub fn duplicates_within(a: &Split) -> usize {
-    let distinct: std::collections::HashSet<&[u8]> = image_rows(a).into_iter().collect();
-    a.len() - distinct.len()
-}
-
-/// Sums of 4x4 blocks of 7x7 pixels. For any partition of the pixels, the summed block
-/// differences bound the pixel L1 distance from below, so they filter candidates cheaply.
-struct Signature {
-    blocks: [u16; 16],
-}
-
-impl Signature {
-    fn of(img: &[u8]) -> Self {
-        let mut blocks = [0u16; 16];
-        for (i, &p) in img.iter().enumerate() {
-            let (y, x) = (i / IMAGE_SIZE, i % IMAGE_SIZE);
-            blocks[(y / 7) * 4 + x / 7] += u16::from(p);
-        }
-        Signature { blocks }
-    }
-
-    /// Sums of the four 14x14 quadrants.
-    fn quadrants(&self) -> [u32; 4] {
-        let b = |r: usize, c: usize| u32::from(self.blocks[r * 4 + c]);
-        std::array::from_fn(|q| {
-            let (r, c) = ((q / 2) * 2, (q % 2) * 2);
-            b(r, c) + b(r, c + 1) + b(r + 1, c) + b(r + 1, c + 1)
-        })
-    }
-
-    fn distance(&self, other: &Signature) -> u32 {
-        self.blocks
-            .iter()
-            .zip(other.blocks.iter())
-            .map(|(&x, &y)| u32::from(x.abs_diff(y)))
-            .sum()
-    }
-}
-
-/// Sum of absolute differences in byte units, stopping once it exceeds `budget`.
-fn l1_within(a: &[u8], b: &[u8], budget: u32) -> bool {
-    let mut sum = 0u32;
-    for (ca, cb) in a.chunks(112).zip(b.chunks(112)) {
-        sum += ca
-            .iter()
-            .zip(cb)
-            .map(|(&x, &y)| u32::from(x.abs_diff(y)))
-            .sum::<u32>();
-        if sum > budget {
-            return false;
-        }
-    }
-    true
-}
-
-/// A cheap hasher for the small integer keys of [`NearIndex`] (no untrusted input).
-#[derive(Default)]
-struct CellHasher(u64);
-
-impl std::hash::Hasher for CellHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-}
-
-type Cells = HashMap<[u32; 4], Vec<usize>, std::hash::BuildHasherDefault<CellHasher>>;
-
-/// Finds images within an L1 budget of a query among indexed images.
-///
-/// Images within the budget differ by at most the budget in each quadrant sum, so bucketing
-/// quadrant sums on a grid of that pitch leaves only the 3^4 neighbouring cells to search;
-/// block sums then discard most candidates before the pixels are compared.
-struct NearIndex<'a> {
-    budget: u32,
-    pitch: u32,
-    cells: Cells,
-    rows: Vec<&'a [u8]>,
-    sigs: Vec<Signature>,
-    quads: Vec<[u32; 4]>,
-}
-
-impl<'a> NearIndex<'a> {
-    fn new(tolerance: f64) -> Self {
-        let budget = (tolerance.max(0.0) * 255.0 * PIXELS as f64).floor() as u32;
-        NearIndex {
-            budget,
-            pitch: budget.max(1),
-            cells: Cells::default(),
-            rows: Vec::new(),
-            sigs: Vec::new(),
-            quads: Vec::new(),
-        }
-    }
-
-    fn insert(&mut self, img: &'a [u8]) {
-        let sig = Signature::of(img);
-        let quads = sig.quadrants();
-        self.cells
-            .entry(quads.map(|q| q / self.pitch))
-            .or_default()
-            .push(self.rows.len());
-        self.rows.push(img);
-        self.sigs.push(sig);
-        self.quads.push(quads);
-    }
-
-    /// Whether an indexed image other than `skip` is within the budget of `img`.
-    fn has_near(&self, img: &[u8], skip: Option<usize>) -> bool {
-        let sig = Signature::of(img);
-        let quads = sig.quadrants();
-        let key = quads.map(|q| q / self.pitch);
-        let quad_distance = |j: usize| -> u32 {
-            quads
-                .iter()
-                .zip(self.quads[j].iter())
-                .map(|(&x, &y)| x.abs_diff(y))
-                .sum()
-        };
-        (0..81usize).any(|n| {
-            let mut cell = key;
-            let mut code = n;
-            for c in cell.iter_mut() {
-                let step = code % 3;
-                code /= 3;
-                match step {
-                    0 if *c == 0 => return false,
-                    0 => *c -= 1,
-                    2 => *c += 1,
-                    _ => {}
-                }
-            }
-            self.cells.get(&cell).is_some_and(|list| {
-                list.iter().any(|&j| {
-                    Some(j) != skip
-                        && quad_distance(j) <= self.budget
-                        && sig.distance(&self.sigs[j]) <= self.budget
-                        && l1_within(img, self.rows[j], self.budget)
-                })
-            })
-        })
-    }
-}
-
-/// For each image of `a`, whether some image of `b` is within `tolerance` (mean absolute
-/// difference of pixels scaled to [0, 1]); with `same`, an image never matches itself.
-fn near_flags(a: &Split, b: &Split, tolerance: f64, same: bool) -> Vec<bool> {
-    let mut index = NearIndex::new(tolerance);
-    for r in image_rows(b) {
-        index.insert(r);
-    }
-    image_rows(a)
-        .iter()
-        .enumerate()
-        .map(|(i, img)| index.has_near(img, same.then_some(i)))
-        .collect()
-}
-
-/// Images of `a` that have a near twin in `b`: mean absolute pixel difference (pixels scaled
-/// to [0, 1]) at most `tolerance`. Exact duplicates count (difference 0).
-pub fn near_overlap(a: &Split, b: &Split, tolerance: f64) -> usize {
-    near_flags(a, b, tolerance, false)
-        .into_iter()
-        .filter(|&x| x)
-        .count()
-}
-
-/// Images of `a` with a near twin elsewhere in `a` (see [`near_overlap`]).
-pub fn near_duplicates_within(a: &Split, tolerance: f64) -> usize {
-    near_flags(a, a, tolerance, true)
-        .into_iter()
-        .filter(|&x| x)
-        .count()
-}
-
-/// `target` without the images that also appear in any of `others` (exactly, or within
-/// `tolerance` when given) and without repeats inside `target` (the first is kept).
-pub fn sanitize(target: &Split, others: &[&Split], tolerance: Option<f64>) -> Split {
-    let rows = image_rows(target);
-    let mut keep = vec![true; rows.len()];
-    // Within the split: exact repeats, then (optionally) near twins of an earlier kept image.
-    let mut seen: HashMap<&[u8], usize> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        if seen.insert(r, i).is_some() {
-            keep[i] = false;
-        }
-    }
-    for other in others {
-        match tolerance {
-            Some(t) => {
-                for (k, hit) in keep.iter_mut().zip(near_flags(target, other, t, false)) {
-                    *k &= !hit;
-                }
-            }
-            None => {
-                let set: std::collections::HashSet<&[u8]> = image_rows(other).into_iter().collect();
-                for (k, r) in keep.iter_mut().zip(&rows) {
-                    *k &= !set.contains(r);
-                }
-            }
-        }
-    }
-    if let Some(t) = tolerance {
-        // Greedy, in order: an image goes only if it is near one already kept.
-        let mut index = NearIndex::new(t);
-        for (i, r) in rows.iter().enumerate() {
-            if keep[i] {
-                if index.has_near(r, None) {
-                    keep[i] = false;
-                } else {
-                    index.insert(r);
-                }
-            }
-        }
-    }
-    let kept: Vec<usize> = (0..rows.len()).filter(|&i| keep[i]).collect();
-    target.select(&kept)
-}
-
 /// Where a data set file is expected (for messages and tests).
 pub fn expected_path(source: &DataSource, large: bool) -> PathBuf {
     source.path_of(if large {
@@ -1080,42 +546,6 @@ pub fn expected_path(source: &DataSource, large: bool) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn split(images: Vec<[u8; PIXELS]>) -> Split {
-        let n = images.len();
-        Split {
-            images: Array3::from_shape_vec((n, IMAGE_SIZE, IMAGE_SIZE), images.concat()).unwrap(),
-            labels: Array1::zeros(n),
-        }
-    }
-
-    fn pattern(seed: u8) -> [u8; PIXELS] {
-        std::array::from_fn(|i| ((i as u32 * 31 + seed as u32 * 97) % 256) as u8)
-    }
-
-    #[test]
-    fn exact_and_near_overlaps() {
-        let (p, q, r) = (pattern(1), pattern(2), pattern(3));
-        let mut p_near = p;
-        p_near[100] = p_near[100].wrapping_add(40); // mean |diff| = 40 / 255 / 784 ~ 0.0002
-        let a = split(vec![p, q, q, r]);
-        let b = split(vec![p_near, q]);
-        assert_eq!(exact_overlap(&a, &b), 1, "q, counted once");
-        assert_eq!(duplicates_within(&a), 1);
-        assert_eq!(near_overlap(&a, &b, 0.001), 3, "p (near), q and its repeat");
-        assert_eq!(
-            near_overlap(&a, &b, 0.0001),
-            2,
-            "p_near too far at this tolerance"
-        );
-        assert_eq!(near_duplicates_within(&a, 0.001), 2);
-        let clean = sanitize(&a, &[&b], None);
-        assert_eq!(clean, split(vec![p, r]));
-        let clean = sanitize(&a, &[&b], Some(0.001));
-        assert_eq!(clean, split(vec![r]));
-        let within = sanitize(&split(vec![p, p_near, q]), &[], Some(0.001));
-        assert_eq!(within, split(vec![p, q]), "the first of near twins is kept");
-    }
-
     #[test]
     fn numpy_pairwise_mean_and_std() {
         // Exactly representable: mean 4.5, population std sqrt(8.25).
@@ -1127,18 +557,5 @@ mod tests {
         let y = vec![0.1f32; 1000];
         let (m, _) = numpy_mean_std(&y);
         assert!((m - 0.1).abs() < 1e-7);
-    }
-
-    #[test]
-    fn archive_member_names() {
-        assert_eq!(
-            class_of("notMNIST_small/A/MDEtMDEtMDAudHRm.png"),
-            Some((0, "MDEtMDEtMDAudHRm.png"))
-        );
-        assert_eq!(class_of("notMNIST_large/J/x.png"), Some((9, "x.png")));
-        assert_eq!(class_of("notMNIST_small/K/x.png"), None);
-        assert_eq!(class_of("notMNIST_small/A/._x.png"), None);
-        assert_eq!(class_of("notMNIST_small/A/readme.txt"), None);
-        assert_eq!(class_of("x.png"), None);
     }
 }
