@@ -36,11 +36,11 @@ use tapegrad::autograd::gradcheck::{
     gradcheck, relative_difference, GradcheckError, GradcheckOptions,
 };
 use tapegrad::autograd::ndarray::{Array2, Axis, Ix2};
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{
     into_tensor, tensor, BackwardContext, Op, OpError, Reduce, Tape, Tensor, Var,
 };
-use tapegrad::pyfmt::{array_str, float_repr};
+use tapegrad::books::pyfmt::{array_str, float_repr};
+use tapegrad::books::NumpyRandomState;
 
 /// The course's step.
 const EPSILON: f64 = 1e-7;

@@ -4,7 +4,7 @@
 //! trained by full-batch gradient descent (lr 0.01, 15000 iterations) on two circles,
 //! `np.random.seed(1); make_circles(n_samples=300, noise=.05)` for training and
 //! `np.random.seed(2); make_circles(n_samples=100, noise=.05)` for testing (reproduced draw for
-//! draw with [`toy::sklearn::make_circles`]), starting from three initializations:
+//! draw with [`sklearn::make_circles`]), starting from three initializations:
 //!
 //! * zeros: every unit of a layer computes the same function and receives the same gradient,
 //!   so the symmetry never breaks. Here even that one function cannot move: with all weights 0
@@ -31,11 +31,10 @@ mod coursera;
 use std::time::Instant;
 
 use coursera::{columns, out_dir, plot_decision_boundary, Initialization, Net};
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::Tensor;
-use tapegrad::datasets::toy;
+use tapegrad::books::pyfmt::float_repr;
+use tapegrad::books::{sklearn, NumpyRandomState};
 use tapegrad::nn::optim::Sgd;
-use tapegrad::pyfmt::float_repr;
 
 /// The assignment's network.
 pub const LAYER_DIMS: [usize; 4] = [2, 10, 5, 1];
@@ -43,9 +42,9 @@ pub const LAYER_DIMS: [usize; 4] = [2, 10, 5, 1];
 /// The course's `load_dataset()`: train `[2, 300]`, `[1, 300]` and test `[2, 100]`, `[1, 100]`.
 pub fn load_dataset() -> (Tensor<f64>, Tensor<f64>, Tensor<f64>, Tensor<f64>) {
     let mut rng = NumpyRandomState::new(1);
-    let (train_x, train_y) = columns(&toy::sklearn::make_circles(300, 0.05, 0.8, &mut rng));
+    let (train_x, train_y) = columns(&sklearn::make_circles(300, 0.05, 0.8, &mut rng));
     rng.seed(2);
-    let (test_x, test_y) = columns(&toy::sklearn::make_circles(100, 0.05, 0.8, &mut rng));
+    let (test_x, test_y) = columns(&sklearn::make_circles(100, 0.05, 0.8, &mut rng));
     (train_x, train_y, test_x, test_y)
 }
 

@@ -33,14 +33,14 @@ use std::time::Instant;
 
 use coursera::{columns, out_dir, random_mini_batches, Initialization, Net};
 use tapegrad::autograd::ndarray::Axis;
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::Tensor;
+use tapegrad::books::pyfmt::float_repr;
+use tapegrad::books::{sklearn, NumpyRandomState};
 use tapegrad::datasets::batch::Standardizer;
-use tapegrad::datasets::{toy, Dataset};
+use tapegrad::datasets::Dataset;
 use tapegrad::nn::ewma::Ewma;
 use tapegrad::nn::history::History;
 use tapegrad::nn::optim::Sgd;
-use tapegrad::pyfmt::float_repr;
 
 /// The network of the optimization assignment (the mini-batch part).
 pub const LAYER_DIMS: [usize; 4] = [2, 5, 2, 1];
@@ -58,8 +58,8 @@ fn rescale(data: &Dataset<f64>) -> Dataset<f64> {
 
 /// Moons for training (300, seed 3, as the course) and testing (200, seed 4), rescaled.
 pub fn raw_data() -> (Dataset<f64>, Dataset<f64>) {
-    let train = toy::sklearn::make_moons(300, 0.2, &mut NumpyRandomState::new(3));
-    let test = toy::sklearn::make_moons(200, 0.2, &mut NumpyRandomState::new(4));
+    let train = sklearn::make_moons(300, 0.2, &mut NumpyRandomState::new(3));
+    let test = sklearn::make_moons(200, 0.2, &mut NumpyRandomState::new(4));
     (rescale(&train), rescale(&test))
 }
 

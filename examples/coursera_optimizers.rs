@@ -5,7 +5,7 @@
 //! 2021 version learning-rate decay.
 //!
 //! * Data: `np.random.seed(3)` then `sklearn.datasets.make_moons(n_samples=300, noise=.2)`,
-//!   reproduced draw for draw by [`toy::sklearn::make_moons`] on a [`NumpyRandomState`].
+//!   reproduced draw for draw by [`sklearn::make_moons`] on a [`NumpyRandomState`].
 //! * Weights: `np.random.seed(3)`, then `randn(n_l, n_prev) * sqrt(2 / n_prev)` per layer.
 //! * Mini-batches of 64, reshuffled every epoch after `np.random.seed(10 + epoch + 1)`.
 //! * Gradients from the tape (`bce_with_logits`, whose gradient is the course's
@@ -36,14 +36,13 @@ use std::time::Instant;
 use coursera::{
     columns, out_dir, plot_decision_boundary, random_mini_batches, Initialization, Net,
 };
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::Tensor;
-use tapegrad::datasets::toy;
+use tapegrad::books::pyfmt::float_repr;
+use tapegrad::books::{sklearn, NumpyRandomState};
 use tapegrad::nn::ewma::Ewma;
 use tapegrad::nn::history::History;
 use tapegrad::nn::optim::{Adam, Optimizer, Sgd};
 use tapegrad::nn::schedule::{InverseTimeDecay, Schedule, ScheduledDecay};
-use tapegrad::pyfmt::float_repr;
 
 /// The network of the assignment.
 pub const LAYER_DIMS: [usize; 4] = [2, 5, 2, 1];
@@ -159,7 +158,7 @@ pub struct RunResult {
 /// returned as `X` `[2, 300]` and `Y` `[1, 300]`.
 pub fn load_dataset() -> (Tensor<f64>, Tensor<f64>) {
     let mut rng = NumpyRandomState::new(3);
-    columns(&toy::sklearn::make_moons(300, 0.2, &mut rng))
+    columns(&sklearn::make_moons(300, 0.2, &mut rng))
 }
 
 /// The notebook's `model(...)`: trains a fresh He-initialised net and returns what it printed.

@@ -3,8 +3,8 @@
 //! model's graph drawn with Graphviz. docs/debugging.md walks through the output.
 //!
 //! ```sh
-//! cargo run --example find_a_wrong_op            # prints the reports, writes tape.dot
-//! dot -Tpng tape.dot -o tape.png                 # draws the graph (apt-get install graphviz)
+//! cargo run --example find_a_wrong_op            # prints the reports, writes examples-out/tape.dot
+//! dot -Tpng examples-out/tape.dot -o tape.png    # draws the graph (apt-get install graphviz)
 //! ```
 
 use tapegrad::autograd::gradcheck::{check_model, NodeCheckOptions};
@@ -13,6 +13,7 @@ use tapegrad::autograd::{
     tensor, AnomalyMode, BackwardContext, BackwardError, Op, OpError, Real, Reduce, Tape, Tensor,
     Var,
 };
+use tapegrad::books::MainError;
 use tapegrad::nn::init::Init;
 use tapegrad::nn::layer::{Linear, Relu, Sequential};
 use tapegrad::nn::Module;
@@ -138,11 +139,20 @@ pub fn run() -> Outcome {
     }
 }
 
-fn main() {
+fn main() -> Result<(), MainError> {
     let out = run();
     println!("== model-wide gradient check ==\n{}\n", out.check);
     println!("== anomaly detection ==\n{}\n", out.anomaly);
     println!("== the tape ==\n{}\n", out.table);
-    std::fs::write("tape.dot", &out.dot).expect("write tape.dot");
-    println!("wrote tape.dot; draw it with: dot -Tpng tape.dot -o tape.png");
+    // The examples' output directory, not the working directory, which may be anywhere.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples-out");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("tape.dot");
+    std::fs::write(&path, &out.dot).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "wrote {}; draw it with: dot -Tpng {} -o tape.png",
+        path.display(),
+        path.display()
+    );
+    Ok(())
 }

@@ -12,8 +12,8 @@
 //! cargo run --release --example gradient_statistics
 //! ```
 
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Reduce, Tape, Tensor};
+use tapegrad::books::NumpyRandomState;
 use tapegrad::nn::diagnostics::gradient_stats;
 use tapegrad::nn::init::Init;
 use tapegrad::nn::layer::{Linear, Relu, Sequential, Sigmoid};

@@ -17,7 +17,7 @@ mod common;
 
 use common::values;
 use tapegrad::autograd::{scalar, tensor, Tape, Var};
-use tapegrad::pyfmt::{array_str, float_repr, list_repr};
+use tapegrad::books::pyfmt::{array_str, float_repr, list_repr};
 
 /// The book's `neural_network(input, weight)`: `input * weight`.
 fn neural_network<'t>(input: Var<'t, f64>, weight: Var<'t, f64>) -> Var<'t, f64> {

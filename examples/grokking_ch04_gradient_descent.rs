@@ -15,7 +15,7 @@ mod common;
 
 use common::descend;
 use tapegrad::autograd::{scalar, Param, Tape};
-use tapegrad::pyfmt::float_repr;
+use tapegrad::books::pyfmt::float_repr;
 
 fn error_line(error: f64, prediction: f64) -> String {
     format!(

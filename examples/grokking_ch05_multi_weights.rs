@@ -23,7 +23,7 @@ mod common;
 
 use common::{descend, values};
 use tapegrad::autograd::{scalar, tensor, Param, Tape, Tensor, Var};
-use tapegrad::pyfmt::{float_repr, list_repr};
+use tapegrad::books::pyfmt::{float_repr, list_repr};
 
 const TOES: [f64; 4] = [8.5, 9.5, 9.9, 9.0];
 const WLREC: [f64; 4] = [0.65, 0.8, 0.8, 0.9];

@@ -20,9 +20,9 @@
 mod common;
 
 use common::{descend, values};
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Param, Tape, Tensor};
-use tapegrad::pyfmt::{array_str, float_repr, list_repr};
+use tapegrad::books::pyfmt::{array_str, float_repr, list_repr};
+use tapegrad::books::NumpyRandomState;
 
 /// `2 * np.random.random(shape) - 1`: uniform in [-1, 1), filled in row-major order.
 fn uniform_weights(rng: &mut NumpyRandomState, shape: &[usize]) -> Tensor<f64> {

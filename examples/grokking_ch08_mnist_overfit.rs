@@ -23,8 +23,8 @@ mod common;
 
 use common::descend;
 use common::mnist::{args, book_uniform, count_correct, option, ratio, relu_net_test, rows, str5};
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Tape};
+use tapegrad::books::NumpyRandomState;
 // The tests build the data and choose the derivatives through these.
 pub use common::mnist::{BookMnist, Derivatives};
 

@@ -29,8 +29,8 @@ use common::descend;
 use common::mnist::{
     args, book_mask, book_uniform, count_correct, evaluate, option, ratio, rows, str5,
 };
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{Param, Reduce, Tape};
+use tapegrad::books::NumpyRandomState;
 // The tests build the data and choose the derivatives through these.
 pub use common::mnist::{BookMnist, Derivatives};
 

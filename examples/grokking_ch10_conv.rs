@@ -53,8 +53,8 @@ use tapegrad::autograd::kernels::fused::{
     conv_tanh_dense, conv_tanh_dense_classes, CertifiedImages, ImageLanes,
 };
 use tapegrad::autograd::ndarray::s;
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Conv2dOptions, Param, Reduce, Tape, Tensor, Var};
+use tapegrad::books::NumpyRandomState;
 // The tests build the data and choose the derivatives through these.
 pub use common::mnist::{BookMnist, Derivatives};
 

@@ -35,10 +35,11 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
+use tapegrad::books::pyfmt::float_repr;
+use tapegrad::books::MainError;
 use tapegrad::datasets::{picture, Mnist};
 use tapegrad::nn::history::History;
 use tapegrad::nn::prelude::*;
-use tapegrad::pyfmt::float_repr;
 
 /// What to run.
 pub struct Options {
@@ -192,7 +193,7 @@ fn parse_args() -> Result<Options, String> {
     Ok(opts)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), MainError> {
     let opts = parse_args()?;
     let started = std::time::Instant::now();
     let report = run(&opts)?;

@@ -33,8 +33,9 @@
 
 use std::error::Error;
 
-use tapegrad::autograd::random::{NumpyRandomState, NumpyState};
 use tapegrad::autograd::{tensor, Tape, Tensor};
+use tapegrad::books::MainError;
+use tapegrad::books::{NumpyRandomState, NumpyState};
 use tapegrad::datasets::batch::one_hot;
 use tapegrad::datasets::Mnist;
 use tapegrad::nn::layer::{Linear, Sequential, Sigmoid};
@@ -313,7 +314,7 @@ fn parse_args() -> Result<Options, String> {
     Ok(opts)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), MainError> {
     let opts = parse_args()?;
     let started = std::time::Instant::now();
     let report = run(&opts)?;

@@ -28,8 +28,9 @@
 
 use std::error::Error;
 
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Tape, Tensor};
+use tapegrad::books::MainError;
+use tapegrad::books::NumpyRandomState;
 use tapegrad::datasets::notmnist::numpy_mean_std;
 use tapegrad::datasets::Mnist;
 use tapegrad::nn::layer::{Linear, Relu, Sequential};
@@ -197,7 +198,7 @@ fn parse_args() -> Result<(usize, usize), String> {
     Ok((epochs, print_every))
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), MainError> {
     let (epochs, print_every) = parse_args()?;
     let started = std::time::Instant::now();
     let (train, test) = load()?;

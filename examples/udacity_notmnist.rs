@@ -21,7 +21,7 @@
 //! The course used scikit-learn's `LogisticRegression()`; here it is softmax regression,
 //! `softmax(x @ W + b)`, an `nn` [`Linear`] layer whose gradients come from the tape, minimising
 //! the same objective as scikit-learn's default (`C = 1`, L2 on the weights, not the bias):
-//! `mean cross-entropy + ||W||^2 / (2 C n)`, with L-BFGS (memory 10, at most 100 iterations,
+//! `mean cross-entropy + ||W||^2 / (2 C n)`, with [`Lbfgs`] (memory 10, at most 100 iterations,
 //! stopping when every gradient element is below 1e-4, as scikit-learn's `lbfgs`). The
 //! line search differs from scipy's, so where the 100 iterations end before convergence the
 //! accuracies differ somewhat from scikit-learn's (0.6052, 0.7708, 0.8538, 0.8554, 0.8736).
@@ -34,12 +34,13 @@
 //! cargo run --release --example udacity_notmnist -- --out /tmp/notmnist
 //! ```
 
-use std::collections::VecDeque;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Tape};
+use tapegrad::books::pyfmt::{array_str, float_repr, list_repr};
+use tapegrad::books::MainError;
+use tapegrad::books::NumpyRandomState;
 use tapegrad::datasets::notmnist::{
     duplicates_within, exact_overlap, merge_datasets, near_duplicates_within, near_overlap,
     sanitize, NotMnist, Split, LETTERS,
@@ -49,8 +50,8 @@ use tapegrad::nn::init::Init;
 use tapegrad::nn::layer::Linear;
 use tapegrad::nn::loss::{softmax_cross_entropy_with_labels, Reduce};
 use tapegrad::nn::metric::argmax_rows;
+use tapegrad::nn::optim::Lbfgs;
 use tapegrad::nn::Module;
-use tapegrad::pyfmt::{array_str, float_repr, list_repr};
 
 /// The lesson's printed lines: softmax of the scores, scaled up and down, and the float sums.
 pub fn lesson() -> Vec<String> {
@@ -142,107 +143,6 @@ pub fn pipeline(data: &NotMnist) -> Result<Pipeline, Box<dyn Error>> {
     })
 }
 
-/// The result of [`lbfgs`].
-pub struct Minimum {
-    /// The parameters at the end.
-    pub x: Vec<f64>,
-    /// The objective there.
-    pub f: f64,
-    /// The largest gradient element there.
-    pub grad_max: f64,
-    /// Iterations done.
-    pub iterations: usize,
-    /// Objective evaluations done.
-    pub evaluations: usize,
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0f64, |m, x| m.max(x.abs()))
-}
-
-/// Minimises `f` (returning the value and the gradient) with L-BFGS: the last 10 steps and
-/// gradient changes stand in for the inverse Hessian (the two-loop recursion), and each step
-/// backtracks from the full quasi-Newton step until the objective falls enough (Armijo).
-/// Stops after `max_iter` iterations or when every gradient element is at most `gtol`.
-pub fn lbfgs(
-    x0: Vec<f64>,
-    mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
-    max_iter: usize,
-    gtol: f64,
-) -> Minimum {
-    const MEMORY: usize = 10;
-    let mut x = x0;
-    let (mut fx, mut g) = f(&x);
-    let mut evaluations = 1;
-    let mut history: VecDeque<(Vec<f64>, Vec<f64>, f64)> = VecDeque::with_capacity(MEMORY);
-    let mut iterations = 0;
-    while iterations < max_iter && max_abs(&g) > gtol {
-        iterations += 1;
-        // Two-loop recursion: d = -H g.
-        let mut q = g.clone();
-        let mut alphas = Vec::with_capacity(history.len());
-        for (s, y, rho) in history.iter().rev() {
-            let a = rho * dot(s, &q);
-            q.iter_mut().zip(y).for_each(|(q, y)| *q -= a * y);
-            alphas.push(a);
-        }
-        let gamma = match history.back() {
-            Some((s, y, _)) => dot(s, y) / dot(y, y),
-            // No curvature known yet: a first step of length 1 at most.
-            None => 1.0 / dot(&g, &g).sqrt().max(1.0),
-        };
-        q.iter_mut().for_each(|q| *q *= gamma);
-        for ((s, y, rho), a) in history.iter().zip(alphas.iter().rev()) {
-            let b = rho * dot(y, &q);
-            q.iter_mut().zip(s).for_each(|(q, s)| *q += (a - b) * s);
-        }
-        let d: Vec<f64> = q.iter().map(|v| -v).collect();
-        let slope = dot(&g, &d);
-        if slope >= 0.0 {
-            // Not a descent direction (rounding): start the memory afresh.
-            history.clear();
-            continue;
-        }
-        let mut t = 1.0;
-        let (x_new, f_new, g_new) = loop {
-            let x_new: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x + t * d).collect();
-            let (f_new, g_new) = f(&x_new);
-            evaluations += 1;
-            if f_new <= fx + 1e-4 * t * slope || t < 1e-10 {
-                break (x_new, f_new, g_new);
-            }
-            t *= 0.5;
-        };
-        let s: Vec<f64> = x_new.iter().zip(&x).map(|(a, b)| a - b).collect();
-        let y: Vec<f64> = g_new.iter().zip(&g).map(|(a, b)| a - b).collect();
-        let sy = dot(&s, &y);
-        if sy > 1e-12 {
-            if history.len() == MEMORY {
-                history.pop_front();
-            }
-            history.push_back((s, y, 1.0 / sy));
-        }
-        let decrease = fx - f_new;
-        x = x_new;
-        fx = f_new;
-        g = g_new;
-        if decrease <= f64::EPSILON * 64.0 * fx.abs().max(1.0) {
-            break;
-        }
-    }
-    Minimum {
-        grad_max: max_abs(&g),
-        x,
-        f: fx,
-        iterations,
-        evaluations,
-    }
-}
-
 /// Softmax regression trained by [`fit_logistic_regression`].
 pub struct LogisticRegression {
     /// `logits = x @ W + b`, `W` `[784, 10]`.
@@ -318,7 +218,7 @@ pub fn fit_logistic_regression(train: &Split) -> LogisticRegression {
         (loss.item(), g)
     };
     let theta0 = vec![0.0; weights + classes];
-    let min = lbfgs(theta0, |theta| objective(&mut layer, theta), 100, 1e-4);
+    let min = Lbfgs::new().minimize(theta0, |theta| objective(&mut layer, theta));
     objective(&mut layer, &min.x);
     LogisticRegression {
         layer,
@@ -537,7 +437,7 @@ fn parse_args() -> Result<Options, String> {
     Ok(opts)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> Result<(), MainError> {
     let opts = parse_args()?;
     let started = std::time::Instant::now();
     let report = run(&opts)?;

@@ -21,7 +21,7 @@ mod normalisation;
 #[path = "../examples/coursera_optimizers.rs"]
 mod optimizers;
 
-use tapegrad::pyfmt::float_repr;
+use tapegrad::books::pyfmt::float_repr;
 
 fn assert_rel(ours: f64, want: f64, rel: f64, what: &str) {
     let diff = (ours - want).abs() / want.abs();

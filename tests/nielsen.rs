@@ -24,7 +24,7 @@ mod network;
 #[path = "../examples/nielsen_sgd.rs"]
 mod notes;
 
-use tapegrad::autograd::random::NumpyRandomState;
+use tapegrad::books::NumpyRandomState;
 
 #[test]
 fn python_random_matches_cpython() {

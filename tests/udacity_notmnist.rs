@@ -30,35 +30,6 @@ fn lesson_numbers_are_the_lessons() {
 }
 
 #[test]
-fn lbfgs_minimises_a_quadratic() {
-    // f(x) = sum_i i (x_i - 1)^2: minimum 0 at all ones.
-    let f = |x: &[f64]| {
-        let v = x
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| (i + 1) as f64 * (x - 1.0).powi(2))
-            .sum();
-        let g = x
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| 2.0 * (i + 1) as f64 * (x - 1.0))
-            .collect();
-        (v, g)
-    };
-    let m = udacity::lbfgs(vec![0.0; 20], f, 100, 1e-6);
-    // It stops at the gradient tolerance, or earlier when a step no longer lowers f by more
-    // than rounding (scipy's ftol rule); either way f is at its minimum to about 1e-12.
-    assert!(
-        m.f < 1e-12,
-        "f = {:e} after {} iterations",
-        m.f,
-        m.iterations
-    );
-    assert!(m.x.iter().all(|&x| (x - 1.0).abs() < 1e-6), "{:?}", m.x);
-    assert!(m.iterations < 60, "{} iterations", m.iterations);
-}
-
-#[test]
 fn pipeline_overlaps_and_logistic_regression() {
     common::require_data(&common::NOTMNIST_SMALL);
     let data = NotMnist::load_small().expect("notMNIST_small loads");

@@ -22,11 +22,11 @@
 use tapegrad::autograd::kernels::elementwise::{map, map_slices, zip_with};
 use tapegrad::autograd::kernels::math::tanh_slice;
 use tapegrad::autograd::ndarray::{s, Axis};
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, BackwardContext, Op, OpError, Param, Tape, Tensor, Var};
+use tapegrad::books::pyfmt::float_repr;
+use tapegrad::books::NumpyRandomState;
 use tapegrad::datasets::batch::{flatten_pixels, one_hot};
 use tapegrad::datasets::Mnist;
-use tapegrad::pyfmt::float_repr;
 
 /// The data of the book's MNIST chapters: the first 1,000 training images and all 10,000 test
 /// images as `pixel / 255` in `f64` rows of 784, with one-hot labels.

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 use tapegrad::autograd::ndarray::Axis;
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{into_tensor, Param, Reduce, Tape, Tensor, Var};
+use tapegrad::books::NumpyRandomState;
 use tapegrad::datasets::Dataset;
 use tapegrad::nn::init::Init;
 use tapegrad::nn::optim::Optimizer;
@@ -55,11 +55,11 @@ impl Net {
             };
             params.push(Param::new(
                 format!("W{l}"),
-                w_init.tensor_numpy(&shape, rng),
+                w_init.tensor_sampled(&shape, rng),
             ));
             params.push(Param::new(
                 format!("b{l}"),
-                Init::Zeros.tensor_numpy(&[layer_dims[l], 1], rng),
+                Init::Zeros.tensor_sampled(&[layer_dims[l], 1], rng),
             ));
         }
         Net { params }

@@ -29,8 +29,8 @@ use rayon::prelude::*;
 
 use tapegrad::autograd::kernels::fused::{conv_tanh_dense, ImageLanes};
 use tapegrad::autograd::ndarray::{concatenate, s, Array2, Axis, Ix2, Slice};
-use tapegrad::autograd::random::NumpyRandomState;
 use tapegrad::autograd::{tensor, Conv2dOptions, Gradients, Param, Reduce, Tape, Tensor};
+use tapegrad::books::NumpyRandomState;
 use tapegrad::nn::optim::{Optimizer, Sgd};
 
 use crate::common::*;

@@ -181,6 +181,10 @@ pub enum DatasetError {
     /// A file could not be fetched.
     #[error(transparent)]
     Download(#[from] DownloadError),
+    /// Several files of a data set could not be fetched: each one's error, so that all of them
+    /// can be put right at once.
+    #[error("{} files of the data set could not be fetched:{}", .0.len(), .0.iter().map(|e| format!("\n\n* {e}")).collect::<String>())]
+    Several(Vec<DatasetError>),
     /// A file that is present fails its checksum.
     #[error("{}: {what}. The file is damaged or not the expected one: delete it and load again to download a fresh copy", .path.display())]
     Verification {

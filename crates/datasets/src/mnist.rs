@@ -185,11 +185,20 @@ impl Mnist {
     }
 
     fn load_kind(source: &DataSource, kind: MnistKind) -> Result<Self> {
+        // Every file is tried before failing, so that one error lists all the missing ones.
         let mut paths = Vec::with_capacity(4);
+        let mut failed = Vec::new();
         for f in kind.files() {
-            paths.push(source.fetch(f)?);
+            match source.fetch(f) {
+                Ok(path) => paths.push(path),
+                Err(e) => failed.push(e),
+            }
         }
-        Self::parse(&paths, kind)
+        match failed.len() {
+            0 => Self::parse(&paths, kind),
+            1 => Err(failed.remove(0)),
+            _ => Err(DatasetError::Several(failed)),
+        }
     }
 
     fn load_dir(dir: &Path, kind: MnistKind) -> Result<Self> {

@@ -3,9 +3,8 @@
 //! * *Grokking Deep Learning* ch.3-5: the toes / win-loss record / fans tables ([`grokking`]).
 //! * ch.6: the streetlights ([`streetlights`], [`streetlights_backprop`]).
 //! * [`make_moons`] and [`make_circles`]: scikit-learn's formulas, seeded.
-//! * [`sklearn`]: the same two generators drawing exactly what scikit-learn draws from numpy's
-//!   global random stream, for reproducing a notebook that calls `np.random.seed(s)` and then
-//!   `sklearn.datasets.make_moons(...)` (the Coursera course does).
+//! * [`moons_points`] and [`circles_points`]: their points before shuffling and noise, in
+//!   scikit-learn's order, for drawing the shuffle and the noise from another stream.
 //!
 //! ```
 //! use tapegrad_datasets::toy::{make_moons, streetlights};
@@ -15,7 +14,7 @@
 //! assert_eq!((moons.x.shape(), moons.y.shape()), (&[300, 2][..], &[300, 1][..]));
 //! ```
 
-use tapegrad_autograd::random::{NumpyRandomState, RandomStream, SplitMix64};
+use tapegrad_autograd::random::{RandomStream, SplitMix64};
 use tapegrad_autograd::{tensor, Real};
 
 use crate::batch::{permutation, Dataset};
@@ -121,8 +120,9 @@ fn finish<T: Real>(xs: Vec<[f64; 2]>, ys: Vec<u8>, noise: f64, seed: u64) -> Dat
 }
 
 /// The points of the two moons before shuffling and noise: `n / 2` on the upper moon (label 0),
-/// the rest on the lower one (label 1), as scikit-learn lays them out.
-fn moons_layout(n_samples: usize) -> (Vec<[f64; 2]>, Vec<u8>) {
+/// the rest on the lower one (label 1), as scikit-learn lays them out. Returns the points and
+/// their labels.
+pub fn moons_points(n_samples: usize) -> (Vec<[f64; 2]>, Vec<u8>) {
     let n_out = n_samples / 2;
     let n_in = n_samples - n_out;
     let mut xs = Vec::with_capacity(n_samples);
@@ -135,9 +135,14 @@ fn moons_layout(n_samples: usize) -> (Vec<[f64; 2]>, Vec<u8>) {
     (xs, [vec![0u8; n_out], vec![1u8; n_in]].concat())
 }
 
-/// The points of the two circles before shuffling and noise, as scikit-learn lays them out.
+/// The points of the two circles before shuffling and noise: `n / 2` on the large circle
+/// (label 0), the rest on the small one (label 1), as scikit-learn lays them out. Returns the
+/// points and their labels.
+///
+/// # Panics
+/// If `factor` is not in `[0, 1)`.
 #[track_caller]
-fn circles_layout(n_samples: usize, factor: f64) -> (Vec<[f64; 2]>, Vec<u8>) {
+pub fn circles_points(n_samples: usize, factor: f64) -> (Vec<[f64; 2]>, Vec<u8>) {
     assert!(
         (0.0..1.0).contains(&factor),
         "make_circles: factor must be in [0, 1), got {factor}"
@@ -158,7 +163,7 @@ fn circles_layout(n_samples: usize, factor: f64) -> (Vec<[f64; 2]>, Vec<u8>) {
 /// moon `(cos t, sin t)`, label 1 on the lower `(1 - cos t, 0.5 - sin t)`, `t` in `[0, π]`,
 /// plus Gaussian noise of standard deviation `noise`. Same seed, same points.
 pub fn make_moons<T: Real>(n_samples: usize, noise: f64, seed: u64) -> Dataset<T> {
-    let (xs, ys) = moons_layout(n_samples);
+    let (xs, ys) = moons_points(n_samples);
     finish(xs, ys, noise, seed)
 }
 
@@ -170,93 +175,6 @@ pub fn make_moons<T: Real>(n_samples: usize, noise: f64, seed: u64) -> Dataset<T
 /// If `factor` is not in `[0, 1)`.
 #[track_caller]
 pub fn make_circles<T: Real>(n_samples: usize, noise: f64, factor: f64, seed: u64) -> Dataset<T> {
-    let (xs, ys) = circles_layout(n_samples, factor);
+    let (xs, ys) = circles_points(n_samples, factor);
     finish(xs, ys, noise, seed)
-}
-
-/// scikit-learn's generators, drawing from numpy's legacy random stream exactly as scikit-learn
-/// does when called without `random_state` (it then uses numpy's global `RandomState`).
-///
-/// A notebook's
-///
-/// ```python
-/// np.random.seed(3)
-/// train_X, train_Y = sklearn.datasets.make_moons(n_samples=300, noise=.2)
-/// ```
-///
-/// is
-///
-/// ```
-/// use tapegrad_autograd::random::NumpyRandomState;
-/// use tapegrad_datasets::toy::sklearn;
-/// let mut rng = NumpyRandomState::new(3);
-/// let moons = sklearn::make_moons::<f64>(300, 0.2, &mut rng);
-/// assert_eq!(moons.x.shape(), &[300, 2]);
-/// ```
-///
-/// with the same 600 coordinates and 300 labels, in the same order, and `rng` left where
-/// numpy's global stream is left. The draws: `sklearn.utils.shuffle` shuffles the row indices
-/// with `RandomState.shuffle` (Fisher-Yates from the end), then
-/// `generator.normal(scale=noise, size=(n, 2))` adds the noise in row-major order. The
-/// cosines and sines are Rust's (the platform's libm); numpy's may differ from them in the
-/// last bit on some CPUs.
-pub mod sklearn {
-    use super::*;
-
-    /// Rows in numpy's shuffled order, plus `noise * standard_normal()` per coordinate.
-    fn finish<T: Real>(
-        xs: Vec<[f64; 2]>,
-        ys: Vec<u8>,
-        noise: f64,
-        rng: &mut NumpyRandomState,
-    ) -> Dataset<T> {
-        let n = ys.len();
-        let order = rng.permutation(n);
-        let mut x = Vec::with_capacity(2 * n);
-        let mut y = Vec::with_capacity(n);
-        for &i in &order {
-            x.extend(xs[i]);
-            y.push(T::lit(f64::from(ys[i])));
-        }
-        let x = x
-            .into_iter()
-            .map(|v| {
-                let e = if noise > 0.0 {
-                    noise * rng.standard_normal()
-                } else {
-                    0.0
-                };
-                T::lit(v + e)
-            })
-            .collect();
-        Dataset::new(tensor(&[n, 2], x), tensor(&[n, 1], y))
-    }
-
-    /// `sklearn.datasets.make_moons(n_samples, noise=noise)` on numpy's global stream `rng`
-    /// (`noise = 0.0` is scikit-learn's `noise=None`: no draws for noise). `x` is `[n, 2]`,
-    /// `y` is `[n, 1]` of 0/1.
-    pub fn make_moons<T: Real>(
-        n_samples: usize,
-        noise: f64,
-        rng: &mut NumpyRandomState,
-    ) -> Dataset<T> {
-        let (xs, ys) = moons_layout(n_samples);
-        finish(xs, ys, noise, rng)
-    }
-
-    /// `sklearn.datasets.make_circles(n_samples, noise=noise, factor=factor)` on numpy's
-    /// global stream `rng` (scikit-learn's default `factor` is 0.8).
-    ///
-    /// # Panics
-    /// If `factor` is not in `[0, 1)`.
-    #[track_caller]
-    pub fn make_circles<T: Real>(
-        n_samples: usize,
-        noise: f64,
-        factor: f64,
-        rng: &mut NumpyRandomState,
-    ) -> Dataset<T> {
-        let (xs, ys) = circles_layout(n_samples, factor);
-        finish(xs, ys, noise, rng)
-    }
 }

@@ -29,7 +29,7 @@
 //! The normal schemes draw from a plain normal distribution (PyTorch's `xavier_normal_` and
 //! `kaiming_normal_`); Keras truncates its normals at two standard deviations instead.
 
-use tapegrad_autograd::random::{NumpyRandomState, RandomStream};
+use tapegrad_autograd::random::RandomStream;
 use tapegrad_autograd::{Real, Tensor};
 
 /// How to fill a parameter tensor.
@@ -88,23 +88,32 @@ impl Init {
         self.fill(shape, fan_in, fan_out, &mut Polar { rng, spare: None })
     }
 
-    /// Like [`tensor`](Init::tensor), drawing normals with numpy's own `standard_normal`
-    /// (which keeps the second value of each pair for the next call), so that a sequence of
-    /// initialisations reproduces a numpy script exactly: `Init::Normal { mean: 0.0, std: 0.01 }`
-    /// is the course's `np.random.randn(n, m) * 0.01`, and `Init::Uniform { lo: -0.1, hi: 0.1 }`
+    /// Like [`tensor`](Init::tensor), with the uniform and normal numbers taken from
+    /// `sampler` one at a time, so that a sequence of initialisations reproduces another
+    /// library's draws exactly when `sampler` follows its sampling (a normal cache kept across
+    /// calls, say). With the books' numpy stream, `Init::Normal { mean: 0.0, std: 0.01 }` is a
+    /// course's `np.random.randn(n, m) * 0.01` and `Init::Uniform { lo: -0.1, hi: 0.1 }`
     /// Grokking's `0.2 * np.random.random((n, m)) - 0.1`.
     ///
     /// ```
-    /// use tapegrad_nn::autograd::random::NumpyRandomState;
-    /// use tapegrad_nn::init::Init;
-    /// let mut rng = NumpyRandomState::new(1);
-    /// let w = Init::Normal { mean: 0.0, std: 0.01 }.tensor_numpy::<f64>(&[3, 2], &mut rng);
-    /// // np.random.seed(1); np.random.randn(3, 2) * 0.01 starts with 0.01624345
-    /// assert!((w[[0, 0]] - 0.016243453636632417).abs() < 1e-15);
+    /// use tapegrad_nn::init::{Init, Sampler};
+    ///
+    /// /// Every uniform is 0.5, every normal 1.
+    /// struct Fixed;
+    /// impl Sampler for Fixed {
+    ///     fn uniform(&mut self) -> f64 { 0.5 }
+    ///     fn normal(&mut self) -> f64 { 1.0 }
+    /// }
+    /// let w = Init::Normal { mean: 0.0, std: 0.01 }.tensor_sampled::<f64>(&[3, 2], &mut Fixed);
+    /// assert!(w.iter().all(|&x| x == 0.01));
     /// ```
-    pub fn tensor_numpy<T: Real>(&self, shape: &[usize], rng: &mut NumpyRandomState) -> Tensor<T> {
+    pub fn tensor_sampled<T: Real>(
+        &self,
+        shape: &[usize],
+        sampler: &mut impl Sampler,
+    ) -> Tensor<T> {
         let (fan_in, fan_out) = fans(shape);
-        self.fill(shape, fan_in, fan_out, &mut Numpy(rng))
+        self.fill(shape, fan_in, fan_out, sampler)
     }
 
     fn fill<T: Real>(
@@ -112,18 +121,18 @@ impl Init {
         shape: &[usize],
         fan_in: usize,
         fan_out: usize,
-        draw: &mut impl Draw,
+        draw: &mut impl Sampler,
     ) -> Tensor<T> {
         let n: usize = shape.iter().product();
         let fi = fan_in.max(1) as f64;
         let fo = fan_out.max(1) as f64;
-        let uniform = |draw: &mut dyn Draw, lo: f64, hi: f64| -> Vec<T> {
+        let uniform = |draw: &mut dyn Sampler, lo: f64, hi: f64| -> Vec<T> {
             let width = hi - lo;
             (0..n)
                 .map(|_| T::lit(width * draw.uniform() + lo))
                 .collect()
         };
-        let normal = |draw: &mut dyn Draw, mean: f64, std: f64| -> Vec<T> {
+        let normal = |draw: &mut dyn Sampler, mean: f64, std: f64| -> Vec<T> {
             (0..n).map(|_| T::lit(mean + std * draw.normal())).collect()
         };
         let data: Vec<T> = match *self {
@@ -151,9 +160,12 @@ impl Init {
     }
 }
 
-/// Where an initialiser's uniform and normal numbers come from.
-trait Draw {
+/// Where an initialiser's uniform and normal numbers come from, one at a time: implement it to
+/// make [`Init::tensor_sampled`] follow another library's sampling.
+pub trait Sampler {
+    /// A uniform value in `[0, 1)`.
     fn uniform(&mut self) -> f64;
+    /// A standard normal value.
     fn normal(&mut self) -> f64;
 }
 
@@ -163,7 +175,7 @@ struct Polar<'a, R> {
     spare: Option<f64>,
 }
 
-impl<R: RandomStream> Draw for Polar<'_, R> {
+impl<R: RandomStream> Sampler for Polar<'_, R> {
     fn uniform(&mut self) -> f64 {
         self.rng.next_f64()
     }
@@ -181,18 +193,6 @@ impl<R: RandomStream> Draw for Polar<'_, R> {
                 return f * x2;
             }
         }
-    }
-}
-
-/// numpy's own stream, with its own normal cache.
-struct Numpy<'a>(&'a mut NumpyRandomState);
-
-impl Draw for Numpy<'_> {
-    fn uniform(&mut self) -> f64 {
-        self.0.random_sample()
-    }
-    fn normal(&mut self) -> f64 {
-        self.0.standard_normal()
     }
 }
 
@@ -255,24 +255,6 @@ mod tests {
         assert!(c.iter().all(|&x| x == 0.5));
         let z = Init::Zeros.tensor::<f32>(&[3], &mut SplitMix64::new(0));
         assert!(z.iter().all(|&x| x == 0.0));
-    }
-
-    #[test]
-    fn numpy_mode_keeps_numpy_s_normal_cache_across_calls() {
-        let normal = Init::Normal {
-            mean: 0.0,
-            std: 1.0,
-        };
-        let mut a = NumpyRandomState::new(3);
-        let whole = normal.tensor_numpy::<f64>(&[6], &mut a);
-        let mut b = NumpyRandomState::new(3);
-        let first = normal.tensor_numpy::<f64>(&[3], &mut b);
-        let rest = normal.tensor_numpy::<f64>(&[3], &mut b);
-        let joined: Vec<f64> = first.iter().chain(rest.iter()).copied().collect();
-        assert_eq!(whole.as_slice().unwrap(), joined.as_slice());
-        // From a fresh stream, the generic path draws the same numbers.
-        let generic = normal.tensor::<f64>(&[6], &mut NumpyRandomState::new(3));
-        assert_eq!(generic, whole);
     }
 
     #[test]

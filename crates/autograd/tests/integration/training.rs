@@ -1,7 +1,8 @@
-//! Training with nothing but the tape: Grokking ch.6's streetlights network, and a memory check
-//! over many steps.
+//! Training with nothing but the tape: memory over many steps, and gradients kept while
+//! evaluating. (Grokking ch.6's network with the book's numpy weights, printing the book's
+//! errors, is the chapter test `tests/grokking_deterministic.rs`.)
 
-use tapegrad_autograd::random::{NumpyRandomState, SplitMix64};
+use tapegrad_autograd::random::SplitMix64;
 use tapegrad_autograd::{tensor, Param, Tape, Tensor};
 
 fn uniform(shape: &[usize], seed: u64) -> Tensor<f64> {
@@ -18,60 +19,6 @@ fn sgd(params: &mut [&mut Param<f64>], grads: &tapegrad_autograd::Gradients<f64>
             .clone();
         p.value_mut().zip_mut_with(&g, |w, g| *w -= lr * g);
     }
-}
-
-#[test]
-fn streetlights_two_layer_net_matches_the_book() {
-    // Grokking ch.6, "the first deep network": 3 lights -> hidden 4 (relu) -> walk/stop,
-    // alpha 0.2, one sample at a time, weights from np.random.seed(1) as the book draws them.
-    let mut rng = NumpyRandomState::new(1);
-    let mut draw = |shape: &[usize]| {
-        let n = shape.iter().product();
-        tensor(
-            shape,
-            (0..n).map(|_| 2.0 * rng.random_sample() - 1.0).collect(),
-        )
-    };
-    let mut w01 = Param::new("weights_0_1", draw(&[3, 4]));
-    let mut w12 = Param::new("weights_1_2", draw(&[4, 1]));
-    let lights = [[1., 0., 1.], [0., 1., 1.], [0., 0., 1.], [1., 1., 1.]];
-    let walk_vs_stop = [1., 1., 0., 0.];
-    let mut printed = Vec::new();
-    for iteration in 0..60 {
-        let mut layer_2_error = 0.0;
-        for (row, goal) in lights.iter().zip(walk_vs_stop) {
-            let grads = {
-                let tape = Tape::new();
-                let layer_0 = tape.constant(tensor(&[1, 3], row.to_vec()));
-                let layer_1 = layer_0.matmul(tape.param(&w01)).relu();
-                let layer_2 = layer_1.matmul(tape.param(&w12));
-                let error = (layer_2 - goal).square().sum();
-                layer_2_error += error.item();
-                // The book's delta is (prediction - goal): the gradient of half the error.
-                tape.backward(error * 0.5)
-            };
-            sgd(&mut [&mut w01, &mut w12], &grads, 0.2);
-        }
-        if iteration % 10 == 9 {
-            printed.push(layer_2_error);
-        }
-    }
-    let book = [
-        0.6342311598444467,
-        0.3583840767631751,
-        0.08301831133032973,
-        0.006467054957103672,
-        0.0003292669000750735,
-        1.5055622665134864e-05,
-    ];
-    for (ours, theirs) in printed.iter().zip(book) {
-        // Equal up to the last bits of summation order.
-        assert!(
-            ((ours - theirs) / theirs).abs() < 1e-12,
-            "error curve {printed:?} differs from the book's {book:?}"
-        );
-    }
-    assert!(printed[5] < 1e-3);
 }
 
 /// Resident set size of this process, in bytes.

@@ -419,23 +419,47 @@ fn all_mirrors_failing_lists_each_url_and_the_drop_path() {
 }
 
 #[test]
-fn offline_error_names_the_path_and_the_urls() {
+fn offline_error_names_every_missing_path_and_the_urls() {
     let tmp = tempfile::tempdir().unwrap();
     let err = Mnist::load_with(&DataSource::new(tmp.path()).offline()).unwrap_err();
-    let DatasetError::Download(DownloadError::Offline {
-        destination, urls, ..
-    }) = &err
-    else {
+    // All four files are missing: one error lists them all, so they can be fetched at once.
+    let DatasetError::Several(errors) = &err else {
+        panic!("unexpected error {err:?}")
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("4 files of the data set could not be fetched"),
+        "{msg}"
+    );
+    assert_eq!(errors.len(), 4);
+    for (e, file) in errors.iter().zip(MNIST_FILES.iter()) {
+        let DatasetError::Download(DownloadError::Offline {
+            destination, urls, ..
+        }) = e
+        else {
+            panic!("unexpected error {e:?}")
+        };
+        assert_eq!(destination, &tmp.path().join("mnist").join(file.name));
+        assert!(urls[0].starts_with("https://ossci-datasets.s3.amazonaws.com/mnist/"));
+        assert!(msg.contains(&destination.display().to_string()), "{msg}");
+    }
+    assert!(listing(tmp.path()).is_empty());
+
+    // With only one missing, the error is that file's own.
+    let files = real_files();
+    for f in &MNIST_FILES[1..] {
+        let dir = tmp.path().join("mnist");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(f.name), &files[f.name]).unwrap();
+    }
+    let err = Mnist::load_with(&DataSource::new(tmp.path()).offline()).unwrap_err();
+    let DatasetError::Download(DownloadError::Offline { destination, .. }) = &err else {
         panic!("unexpected error {err:?}")
     };
     assert_eq!(
         destination,
-        &tmp.path().join("mnist/train-images-idx3-ubyte.gz")
+        &tmp.path().join("mnist").join(MNIST_FILES[0].name)
     );
-    assert!(urls[0].starts_with("https://ossci-datasets.s3.amazonaws.com/mnist/"));
-    let msg = err.to_string();
-    assert!(msg.contains(&destination.display().to_string()), "{msg}");
-    assert!(listing(tmp.path()).is_empty());
 }
 
 #[test]

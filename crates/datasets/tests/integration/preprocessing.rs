@@ -1,12 +1,11 @@
 //! Batching, preprocessing, toy data sets and pictures.
 
 use ndarray::Array3;
-use tapegrad_autograd::random::NumpyRandomState;
 use tapegrad_autograd::tensor;
 use tapegrad_datasets::batch::{flatten, one_hot, Batches, Dataset, Standardizer};
 use tapegrad_datasets::picture::{save_grid, save_prediction_grid, GridOptions};
 use tapegrad_datasets::toy::{
-    game_inputs, grokking, make_circles, make_moons, sklearn, streetlights, streetlights_backprop,
+    game_inputs, grokking, make_circles, make_moons, streetlights, streetlights_backprop,
 };
 
 fn numbered(n: usize) -> Dataset<f64> {
@@ -166,52 +165,6 @@ fn moons_and_circles_follow_sklearn_formulas_and_seeds() {
         .sum::<f64>()
         / 1000.0;
     assert!((0.005..0.02).contains(&spread), "radial variance {spread}");
-}
-
-/// scikit-learn's generators on numpy's global stream: the row order is one
-/// `RandomState.shuffle` of `arange(n)`, then the noise is `n * 2` normals in row-major order,
-/// and the stream is left just after them. (That the result is scikit-learn's, digit for digit,
-/// is checked end to end by the root package's Coursera tests, whose printed costs depend on
-/// every coordinate.)
-#[test]
-fn sklearn_generators_draw_numpy_s_stream_in_sklearn_s_order() {
-    let n = 300;
-    let clean_moon = |label: f64, k: usize| {
-        let t = k as f64 * (std::f64::consts::PI / 149.0);
-        let t = if k == 149 { std::f64::consts::PI } else { t };
-        if label == 0.0 {
-            [t.cos(), t.sin()]
-        } else {
-            [1.0 - t.cos(), 1.0 - t.sin() - 0.5]
-        }
-    };
-    let mut rng = NumpyRandomState::new(3);
-    let moons = sklearn::make_moons::<f64>(n, 0.2, &mut rng);
-    let mut replay = NumpyRandomState::new(3);
-    let order = replay.permutation(n);
-    for (row, &i) in order.iter().enumerate() {
-        let (label, k) = if i < 150 { (0.0, i) } else { (1.0, i - 150) };
-        assert_eq!(moons.y[[row, 0]], label);
-        for (c, clean) in clean_moon(label, k).into_iter().enumerate() {
-            let noisy = clean + 0.2 * replay.standard_normal();
-            assert_eq!(moons.x[[row, c]], noisy, "row {row}, coordinate {c}");
-        }
-    }
-    assert_eq!(rng, replay, "the stream is left after the 600 normals");
-
-    // Without noise no normal is drawn; circles use endpoint-free angles 2 pi k / (n / 2).
-    let mut rng = NumpyRandomState::new(1);
-    let circles = sklearn::make_circles::<f64>(10, 0.0, 0.8, &mut rng);
-    let mut replay = NumpyRandomState::new(1);
-    let order = replay.permutation(10);
-    assert_eq!(rng, replay);
-    for (row, &i) in order.iter().enumerate() {
-        let (r, k) = if i < 5 { (1.0, i) } else { (0.8, i - 5) };
-        let t = k as f64 * (std::f64::consts::TAU / 5.0);
-        assert_eq!(circles.x[[row, 0]], t.cos() * r);
-        assert_eq!(circles.x[[row, 1]], t.sin() * r);
-        assert_eq!(circles.y[[row, 0]], if i < 5 { 0.0 } else { 1.0 });
-    }
 }
 
 fn read_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {

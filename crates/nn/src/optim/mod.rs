@@ -23,6 +23,9 @@
 //! gradients scaled by `n / max(norm, n)`, where `norm` is the L2 norm of all of them
 //! together), applied in that order: scale, clamp, decay.
 //!
+//! [`Lbfgs`] is of another kind: it minimises a whole objective (full batch), evaluating it
+//! as often as its line search needs, as scikit-learn's `LogisticRegression` does.
+//!
 //! # Steps and tapes
 //!
 //! The update writes into the parameter's buffer. If a tape still holds that buffer (the tape
@@ -50,11 +53,13 @@ use tapegrad_autograd::{Gradients, Param, Real, Tensor};
 
 mod adagrad;
 mod adam;
+mod lbfgs;
 mod rmsprop;
 mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::Adam;
+pub use lbfgs::{Lbfgs, Minimum};
 pub use rmsprop::RmsProp;
 pub use sgd::{Momentum, Sgd};
 

@@ -11,7 +11,7 @@
 /// Python's `repr` of a float.
 ///
 /// ```
-/// use tapegrad::pyfmt::float_repr;
+/// use tapegrad_books::pyfmt::float_repr;
 /// assert_eq!(float_repr(0.1 + 0.2), "0.30000000000000004");
 /// assert_eq!(float_repr(1.0), "1.0");
 /// assert_eq!(float_repr(5.403406870691965e16), "5.403406870691965e+16");
@@ -69,7 +69,7 @@ fn parse_e(s: &str) -> (String, i32) {
 /// numpy's `str` of a 1-D float array with the default print options.
 ///
 /// ```
-/// use tapegrad::pyfmt::array_str;
+/// use tapegrad_books::pyfmt::array_str;
 /// assert_eq!(array_str(&[0.2135, 0.145, 0.5065]), "[0.2135 0.145  0.5065]");
 /// assert_eq!(array_str(&[0.411, 1.086, -0.286]), "[ 0.411  1.086 -0.286]");
 /// ```
@@ -169,7 +169,7 @@ fn scientific_texts(values: &[f64]) -> Vec<String> {
 /// A Python list of floats, each as [`float_repr`].
 ///
 /// ```
-/// use tapegrad::pyfmt::list_repr;
+/// use tapegrad_books::pyfmt::list_repr;
 /// assert_eq!(list_repr(&[0.5, 1e-5]), "[0.5, 1e-05]");
 /// ```
 pub fn list_repr(values: &[f64]) -> String {
