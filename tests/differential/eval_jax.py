@@ -32,7 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 # Compiling dominates the run time, and these programs are small: XLA's LLVM optimisation
 # costs far more than it saves. (Set before jax is imported, which reads it.)
-os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+# XLA's algebraic simplifier aborts the process ("Window dimensions do not match RHS shape")
+# on some second derivatives of strided convolutions; the programs are small enough without it.
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "")
+    + " --xla_backend_optimization_level=0 --xla_disable_hlo_passes=algsimp"
+)
 
 import jax  # noqa: E402
 
@@ -197,6 +202,11 @@ OPS = {
     "clamp": tapegrad_clamp,
     # tapegrad: the derivative at 0 is the slope.
     "leaky_relu": lambda p, a: jnp.where(a > 0, a, p["slope"] * a),
+    "elu": lambda p, a: jnp.where(a > 0, a, p["alpha"] * jnp.expm1(jnp.where(a > 0, 0.0, a))),
+    "erf": lambda p, a: jax.scipy.special.erf(a),
+    "gelu": lambda p, a: jax.nn.gelu(a, approximate=False),
+    "gelu_tanh": lambda p, a: jax.nn.gelu(a, approximate=True),
+    "silu": lambda p, a: jax.nn.silu(a),
     "softmax": lambda p, a: jax.nn.softmax(a, axis=p["axis"]),
     "log_softmax": lambda p, a: jax.nn.log_softmax(a, axis=p["axis"]),
     "sum": reduce_with(jnp.sum),
@@ -210,6 +220,7 @@ OPS = {
     "broadcast_to": lambda p, a: jnp.broadcast_to(a, p["shape"]),
     "narrow": lambda p, a: along(a, p["axis"], p["start"], p["end"]),
     "slice_axis": lambda p, a: along(a, p["axis"], p["start"], p["end"]),
+    "slice_step": lambda p, a: a[tuple(slice(p["start"], p["end"], p["step"]) if i == p["axis"] % a.ndim else slice(None) for i in range(a.ndim))],
     "slice": lambda p, a: a[tuple(slice(s, e) for s, e in p["ranges"])],
     "index_select": lambda p, a: jnp.take(a, jnp.asarray(p["indices"], dtype=jnp.int32), axis=p["axis"]),
     "gather": gather,

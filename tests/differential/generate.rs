@@ -26,6 +26,7 @@ pub enum Choice {
     Unary(UnaryKind),
     Clamp,
     LeakyRelu,
+    Elu,
     Softmax,
     LogSoftmax,
     Reduce(ReduceKind, bool),
@@ -34,6 +35,7 @@ pub enum Choice {
     Reshape,
     BroadcastTo,
     Slice,
+    SliceStep,
     IndexSelect,
     Gather,
     Concat,
@@ -68,6 +70,7 @@ impl Choice {
         all.extend([
             Choice::Clamp,
             Choice::LeakyRelu,
+            Choice::Elu,
             Choice::Softmax,
             Choice::LogSoftmax,
             Choice::Transpose,
@@ -75,6 +78,7 @@ impl Choice {
             Choice::Reshape,
             Choice::BroadcastTo,
             Choice::Slice,
+            Choice::SliceStep,
             Choice::IndexSelect,
             Choice::Gather,
             Choice::Concat,
@@ -189,6 +193,7 @@ fn keeps_exactness(op: &OpSpec) -> bool {
             UnaryKind::Neg | UnaryKind::Abs | UnaryKind::Relu | UnaryKind::T | UnaryKind::Flatten
         ),
         OpSpec::LeakyRelu(s) => [0.0, 0.5, 0.25].contains(s),
+        OpSpec::Elu(_) => false,
         OpSpec::Reduce { kind, .. } => matches!(kind, ReduceKind::Max | ReduceKind::Min),
         OpSpec::Clamp(..)
         | OpSpec::Transpose(..)
@@ -198,6 +203,7 @@ fn keeps_exactness(op: &OpSpec) -> bool {
         | OpSpec::Narrow { .. }
         | OpSpec::SliceAxis { .. }
         | OpSpec::Slice(_)
+        | OpSpec::SliceStep { .. }
         | OpSpec::IndexSelect(..)
         | OpSpec::Gather(..)
         | OpSpec::Concat(_)
@@ -372,6 +378,13 @@ impl<'t> Gen<'_, 't> {
                 let slope = self.rng.pick(&[0.01, 0.2, 0.0, -0.5, 0.25]);
                 self.push(OpSpec::LeakyRelu(slope), &[a])
             }
+            Choice::Elu => {
+                let a = self.any_operand();
+                // Below zero the slope tends to alpha, above it is 1: a kink unless alpha is 1.
+                self.kink_ok(a, &[0.0]).then_some(())?;
+                let alpha = self.rng.pick(&[1.0, 0.5, 2.0]);
+                self.push(OpSpec::Elu(alpha), &[a])
+            }
             Choice::Softmax | Choice::LogSoftmax => {
                 let a = self.ranked_operand(1, 4);
                 let n = self.shape(a).len();
@@ -420,6 +433,25 @@ impl<'t> Gen<'_, 't> {
                 self.push(OpSpec::BroadcastTo(shape), &[a])
             }
             Choice::Slice => self.slice(),
+            Choice::SliceStep => {
+                let a = self.ranked_operand(1, 4);
+                let shape = self.shape(a);
+                let axis = self.rng.below(shape.len());
+                let n = shape[axis];
+                let start = self.rng.below(n);
+                let end = start + 1 + self.rng.below(n - start);
+                let step = self.rng.pick(&[1isize, 2, 3]);
+                let axis = self.rng.axis_form(axis, shape.len());
+                self.push(
+                    OpSpec::SliceStep {
+                        axis,
+                        start,
+                        end,
+                        step,
+                    },
+                    &[a],
+                )
+            }
             Choice::IndexSelect | Choice::Gather => {
                 let a = self.ranked_operand(1, 4);
                 let shape = self.shape(a);

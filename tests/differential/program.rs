@@ -22,6 +22,7 @@ pub enum OpSpec {
     Unary(UnaryKind),
     Clamp(f64, f64),
     LeakyRelu(f64),
+    Elu(f64),
     Softmax(isize),
     LogSoftmax(isize),
     /// A reduction over every axis (`axes: None`, the `sum()` form) or over some.
@@ -47,6 +48,13 @@ pub enum OpSpec {
         inclusive: bool,
     },
     Slice(Vec<Range<usize>>),
+    /// `slice_step(axis, start, end, step)`: every `step`-th element of `start..end`.
+    SliceStep {
+        axis: isize,
+        start: usize,
+        end: usize,
+        step: isize,
+    },
     IndexSelect(isize, Vec<usize>),
     Gather(isize, Vec<usize>),
     Concat(isize),
@@ -108,7 +116,8 @@ named_kinds!(
     UnaryKind {
         Neg => "neg", Exp => "exp", Ln => "ln", Sqrt => "sqrt", Abs => "abs",
         Square => "square", Relu => "relu", Sigmoid => "sigmoid", Tanh => "tanh",
-        Softplus => "softplus", T => "t", Flatten => "flatten",
+        Softplus => "softplus", T => "t", Flatten => "flatten", Erf => "erf", Gelu => "gelu",
+        GeluTanh => "gelu_tanh", Silu => "silu",
     }
 );
 
@@ -192,6 +201,7 @@ impl OpSpec {
             OpSpec::Unary(k) => k.name(),
             OpSpec::Clamp(..) => "clamp",
             OpSpec::LeakyRelu(_) => "leaky_relu",
+            OpSpec::Elu(_) => "elu",
             OpSpec::Softmax(_) => "softmax",
             OpSpec::LogSoftmax(_) => "log_softmax",
             OpSpec::Reduce { kind, .. } => kind.name(),
@@ -202,6 +212,7 @@ impl OpSpec {
             OpSpec::Narrow { .. } => "narrow",
             OpSpec::SliceAxis { .. } => "slice_axis",
             OpSpec::Slice(_) => "slice",
+            OpSpec::SliceStep { .. } => "slice_step",
             OpSpec::IndexSelect(..) => "index_select",
             OpSpec::Gather(..) => "gather",
             OpSpec::Concat(_) => "concat",
@@ -229,6 +240,7 @@ impl OpSpec {
             OpSpec::Scalar(_, c) => json!({"c": number(*c)}),
             OpSpec::Clamp(lo, hi) => json!({"lo": number(*lo), "hi": number(*hi)}),
             OpSpec::LeakyRelu(s) => json!({"slope": s}),
+            OpSpec::Elu(a) => json!({"alpha": a}),
             OpSpec::Softmax(axis) | OpSpec::LogSoftmax(axis) => json!({"axis": axis}),
             OpSpec::Reduce { axes, keepdims, .. } => json!({"axes": axes, "keepdims": keepdims}),
             OpSpec::Transpose(i, j) => json!({"axis0": i, "axis1": j}),
@@ -246,6 +258,12 @@ impl OpSpec {
                 let end = end.map(|e| if *inclusive { e + 1 } else { e });
                 json!({"axis": axis, "start": start, "end": end})
             }
+            OpSpec::SliceStep {
+                axis,
+                start,
+                end,
+                step,
+            } => json!({"axis": axis, "start": start, "end": end, "step": step}),
             OpSpec::Slice(ranges) => json!({
                 "ranges": ranges.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>()
             }),
@@ -316,9 +334,14 @@ impl OpSpec {
                 UnaryKind::Softplus => x.softplus(),
                 UnaryKind::T => x.t(),
                 UnaryKind::Flatten => x.flatten(),
+                UnaryKind::Erf => x.erf(),
+                UnaryKind::Gelu => x.gelu(),
+                UnaryKind::GeluTanh => x.gelu_tanh(),
+                UnaryKind::Silu => x.silu(),
             },
             &OpSpec::Clamp(lo, hi) => x.clamp(lo, hi),
             &OpSpec::LeakyRelu(s) => x.leaky_relu(s),
+            &OpSpec::Elu(a) => x.elu(a),
             &OpSpec::Softmax(axis) => x.softmax(axis),
             &OpSpec::LogSoftmax(axis) => x.log_softmax(axis),
             OpSpec::Reduce {
@@ -356,6 +379,12 @@ impl OpSpec {
                 (Some(s), Some(e), false) => x.slice_axis(axis, s..e),
                 (Some(s), Some(e), true) => x.slice_axis(axis, s..=e),
             },
+            &OpSpec::SliceStep {
+                axis,
+                start,
+                end,
+                step,
+            } => x.slice_step(axis, start, end, step),
             OpSpec::Slice(ranges) => x.slice(ranges),
             OpSpec::IndexSelect(axis, idx) => x.index_select(*axis, idx),
             OpSpec::Gather(axis, idx) => x.gather(*axis, idx),
