@@ -66,7 +66,7 @@ impl Op<f64> for Lent {
 }
 
 /// Records `build` on a fresh `f64` tape and checks the second derivatives of every op on it
-/// (see the [module docs](self)). Run [`check_model`](super::check_model) first: this check
+/// (the method: docs/higher-order.md). Run [`check_model`](super::check_model) first: this check
 /// takes each op's `backward` as the truth.
 pub fn check_model_second_order<F>(
     build: F,
@@ -81,7 +81,7 @@ where
 }
 
 /// Checks the second derivatives of every op recorded on `tape` that gradients flow through
-/// (see the [module docs](self)). An op without `backward_vars` fails with
+/// (the method: docs/higher-order.md). An op without `backward_vars` fails with
 /// [`NodeMismatch::NotTwiceDifferentiable`].
 ///
 /// # Panics
