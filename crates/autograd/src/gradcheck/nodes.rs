@@ -44,6 +44,7 @@ use ndarray::{ArrayD, IxDyn};
 use super::multi_index;
 use crate::kernels::broadcast::sum_to_shape;
 use crate::random::{RandomStream, SplitMix64};
+use crate::tape::Node;
 use crate::tensor::tensor;
 use crate::{BackwardContext, Op, OpError, Tape, Tensor, Var};
 
@@ -99,6 +100,21 @@ pub struct NodeCheck {
 }
 
 impl NodeCheck {
+    /// The row of node `index` before anything is compared.
+    pub(super) fn unchecked(index: usize, node: &Node<f64>, inputs: &[Tensor<f64>]) -> Self {
+        NodeCheck {
+            node: index,
+            op: node.kind.name().to_owned(),
+            location: node.location,
+            input_shapes: inputs.iter().map(|x| x.shape().to_vec()).collect(),
+            compared: 0,
+            kinks: 0,
+            max_abs_error: 0.0,
+            relative_difference: 0.0,
+            mismatch: None,
+        }
+    }
+
     /// Whether the node's backward agreed with finite differences.
     pub fn passed(&self) -> bool {
         self.mismatch.is_none()
@@ -405,28 +421,9 @@ pub fn check_tape(
     for i in 0..nodes.len() {
         let (before, rest) = nodes.split_at_mut(i);
         let node = &mut rest[0];
+        let (inputs, needs) = node_inputs(before, node);
+        let mut check = NodeCheck::unchecked(i, node, &inputs);
         let Some(op) = node.op.as_mut() else { continue };
-        let inputs: Vec<Tensor<f64>> = node
-            .inputs
-            .iter()
-            .map(|&j| before[j as usize].value.clone())
-            .collect();
-        let needs: Vec<bool> = node
-            .inputs
-            .iter()
-            .map(|&j| before[j as usize].requires_grad)
-            .collect();
-        let mut check = NodeCheck {
-            node: i,
-            op: node.kind.name().to_owned(),
-            location: node.location,
-            input_shapes: inputs.iter().map(|x| x.shape().to_vec()).collect(),
-            compared: 0,
-            kinks: 0,
-            max_abs_error: 0.0,
-            relative_difference: 0.0,
-            mismatch: None,
-        };
         let result = compare(
             op.as_mut(),
             &inputs,
@@ -457,6 +454,20 @@ pub fn check_tape(
     } else {
         Ok(report)
     }
+}
+
+/// The values of a node's inputs (`before` holds the nodes recorded before it) and whether
+/// each needs a gradient.
+pub(super) fn node_inputs(before: &[Node<f64>], node: &Node<f64>) -> (Vec<Tensor<f64>>, Vec<bool>) {
+    node.inputs
+        .iter()
+        .map(|&j| {
+            (
+                before[j as usize].value.clone(),
+                before[j as usize].requires_grad,
+            )
+        })
+        .unzip()
 }
 
 fn project(y: &Tensor<f64>, v: &Tensor<f64>) -> f64 {

@@ -33,7 +33,9 @@ use std::rc::Rc;
 use ndarray::{ArrayD, IxDyn};
 
 use super::multi_index;
-use super::nodes::{pick_elements, NodeCheck, NodeMismatch, TapeCheckError, TapeCheckReport};
+use super::nodes::{
+    node_inputs, pick_elements, NodeCheck, NodeMismatch, TapeCheckError, TapeCheckReport,
+};
 use super::NodeCheckOptions;
 use crate::kernels::broadcast::sum_to_shape;
 use crate::random::SplitMix64;
@@ -96,28 +98,9 @@ pub fn check_tape_second_order(
     for i in 0..nodes.len() {
         let (before, rest) = nodes.split_at_mut(i);
         let node = &mut rest[0];
+        let (inputs, needs) = node_inputs(before, node);
+        let mut check = NodeCheck::unchecked(i, node, &inputs);
         let Some(op) = node.op.take() else { continue };
-        let inputs: Vec<Tensor<f64>> = node
-            .inputs
-            .iter()
-            .map(|&j| before[j as usize].value.clone())
-            .collect();
-        let needs: Vec<bool> = node
-            .inputs
-            .iter()
-            .map(|&j| before[j as usize].requires_grad)
-            .collect();
-        let mut check = NodeCheck {
-            node: i,
-            op: node.kind.name().to_owned(),
-            location: node.location,
-            input_shapes: inputs.iter().map(|x| x.shape().to_vec()).collect(),
-            compared: 0,
-            kinks: 0,
-            max_abs_error: 0.0,
-            relative_difference: 0.0,
-            mismatch: None,
-        };
         let shared = Rc::new(RefCell::new(op));
         let lent = Lent {
             name: check.op.clone(),
